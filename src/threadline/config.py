@@ -1,0 +1,63 @@
+"""One Settings object for the whole server (environment prefix THREADLINE_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="THREADLINE_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    admin_token: str | None = None
+    secret_key: str | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    launch_window_seconds: int = 172800
+    deposit_micros: int = 10_000_000
+    auto_approve: bool = False
+    key_rotation_grace_seconds: int = 1800
+
+    payment_provider: str = "sandbox"
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
+
+    allow_private_fetch_hosts: list[str] = Field(default_factory=list)
+    fetch_connect_timeout: float = 5.0
+    fetch_total_timeout: float = 10.0
+
+    storage_backend: str = "local"  # local | s3
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_prefix: str = ""
+
+    rate_limits_enabled: bool = True
+    rate_limit_per_hour: int = 1000
+    campaign_create_limit_per_hour: int = 60
+    events_rate_limit_per_hour: int = 100_000
+    serving_rate_limit_per_second: int = 100
+
+    max_json_body_bytes: int = 1_048_576
+    events_max_body_bytes: int = 65_536
+    events_batch_max_rows: int = 500
+    events_batch_max_wait_ms: float = 2.0
+
+    idempotency_lease_seconds: int = 60
+    auth_cache_seconds: float = 1.0
+    log_requests: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'threadline.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+"""Cross-cutting helpers with no business rules."""

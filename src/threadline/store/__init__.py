@@ -1,0 +1,1 @@
+"""The one store: SQLAlchemy engine, sessions, tables and Alembic migrations."""

@@ -1,0 +1,315 @@
+"""Table models. The Alembic revisions in migrations/ are the schema; these mirror them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+SeqPK = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, list[str]: JSON}
+
+
+class ServerSecret(Base):
+    """Generated server-wide secrets (admin token hash)."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2048), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    deleted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class AdAccount(Base):
+    __tablename__ = "ad_accounts"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2048), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    currency_code: Mapped[str] = mapped_column(String(3), default="USD")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Publisher(Base):
+    __tablename__ = "publishers"
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    supply: Mapped[str] = mapped_column(String(64), default="direct")
+    floor_cpm_micros: Mapped[int] = mapped_column(BigInteger, default=1_000_000)
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKey(Base):
+    """Every secret a client presents: advertiser (ak_), event (ek_) and publisher (pk_) keys."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # advertiser | event | publisher
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("orgs.id"), nullable=True, index=True)
+    publisher_id: Mapped[str | None] = mapped_column(ForeignKey("publishers.id"), nullable=True, index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class PaymentMethod(Base):
+    __tablename__ = "payment_methods"
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_ref: Mapped[str] = mapped_column(String(255))
+    provider_customer_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    brand: Mapped[str] = mapped_column(String(32))
+    last4: Mapped[str] = mapped_column(String(4))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    deleted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Charge(Base):
+    """Every attempt to move money, written before the provider is called (recovery point)."""
+
+    __tablename__ = "charges"
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    campaign_id: Mapped[str] = mapped_column(String(36), index=True)
+    payment_method_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    kind: Mapped[str] = mapped_column(String(16), default="deposit")
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | declined | refunded
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    provider_idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    failure_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    idempotency_record_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    request_body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SandboxPayment(Base):
+    """The sandbox payment provider's own ledger (it stands in for Stripe's servers)."""
+
+    __tablename__ = "sandbox_payments"
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    payment_method_ref: Mapped[str] = mapped_column(String(255))
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # succeeded | declined | refunded
+    decline_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))  # e.g. the org id
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(512))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # in_progress | done
+    lease_expires_at: Mapped[float] = mapped_column(Float)
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    response_content_type: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)  # the file_id
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_org_seq", "org_id", "seq"),)
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    ad_account_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # active | paused | archived
+    review_status: Mapped[str] = mapped_column(String(16))  # in_review | approved | rejected
+    rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    review_submitted_at: Mapped[int] = mapped_column(BigInteger)
+    start_time: Mapped[int] = mapped_column(BigInteger)
+    end_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    lifetime_spend_limit_micros: Mapped[int] = mapped_column(BigInteger)
+    spent_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    recurring_frequency: Mapped[str] = mapped_column(String(16))
+    pricing_model: Mapped[str] = mapped_column(String(8))
+    target_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AdGroup(Base):
+    __tablename__ = "ad_groups"
+    __table_args__ = (Index("ix_ad_groups_campaign_seq", "campaign_id", "seq"),)
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    context_hints: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_bid_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # active | paused | archived (reads back paused)
+    creative_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Ad(Base):
+    __tablename__ = "ads"
+    __table_args__ = (Index("ix_ads_ad_group_seq", "ad_group_id", "seq"),)
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    ad_group_id: Mapped[str] = mapped_column(ForeignKey("ad_groups.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    creative: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Click(Base):
+    """A click on a served ad; its id is the ``thrad_click_id`` conversions attribute to."""
+
+    __tablename__ = "clicks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    campaign_id: Mapped[str] = mapped_column(String(36), index=True)
+    ad_group_id: Mapped[str] = mapped_column(String(36))
+    ad_id: Mapped[str] = mapped_column(String(36))
+    bid_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    publisher_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    supply: Mapped[str] = mapped_column(String(64), default="direct")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    charged_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class CollectEvent(Base):
+    __tablename__ = "collect_events"
+    __table_args__ = (
+        UniqueConstraint("org_id", "dedupe_key"),
+        Index("ix_collect_events_org_seq", "org_id", "seq"),
+    )
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    key_id: Mapped[str] = mapped_column(String(36))
+    dedupe_key: Mapped[str | None] = mapped_column(String(600), nullable=True)
+    event_name: Mapped[str] = mapped_column(String(128))
+    tag_id: Mapped[str] = mapped_column(String(2100))
+    event_id: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the remaining optional fields, by API name
+    received_at: Mapped[float] = mapped_column(Float)
+
+
+class Conversion(Base):
+    __tablename__ = "conversions"
+    __table_args__ = (
+        UniqueConstraint("org_id", "dedupe_key"),
+        Index("ix_conversions_org_seq", "org_id", "seq"),
+    )
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    key_id: Mapped[str] = mapped_column(String(36))
+    dedupe_key: Mapped[str | None] = mapped_column(String(600), nullable=True)
+    click_id: Mapped[str] = mapped_column(String(36), index=True)
+    campaign_id: Mapped[str] = mapped_column(String(36))
+    ad_group_id: Mapped[str] = mapped_column(String(36))
+    ad_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(128))
+    conversion_time: Mapped[int] = mapped_column(BigInteger)
+    conversion_value_micros: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    order_id: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    event_id: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the remaining fields and params.extra
+    received_at: Mapped[float] = mapped_column(Float)
+
+
+class InsightsHourly(Base):
+    """Hourly rollup per ad and slice, incremented in the same transaction as what it counts."""
+
+    __tablename__ = "insights_hourly"
+    __table_args__ = (
+        UniqueConstraint("ad_id", "hour", "supply", "country"),
+        Index("ix_insights_hourly_org_hour", "org_id", "hour"),
+        Index("ix_insights_hourly_campaign_hour", "campaign_id", "hour"),
+    )
+    id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    campaign_id: Mapped[str] = mapped_column(String(36))
+    ad_group_id: Mapped[str] = mapped_column(String(36))
+    ad_id: Mapped[str] = mapped_column(String(36))
+    hour: Mapped[int] = mapped_column(BigInteger)  # Unix seconds at the start of the UTC hour
+    supply: Mapped[str] = mapped_column(String(64), default="direct")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    viewable_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    spend_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversion_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
