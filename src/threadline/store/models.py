@@ -125,7 +125,7 @@ class Charge(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
     provider_idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     failure_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    idempotency_record_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     request_body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)

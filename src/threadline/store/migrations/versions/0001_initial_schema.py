@@ -216,7 +216,7 @@ def upgrade() -> None:
     sa.Column('provider_ref', sa.String(length=255), nullable=True),
     sa.Column('provider_idempotency_key', sa.String(length=255), nullable=False),
     sa.Column('failure_code', sa.String(length=64), nullable=True),
-    sa.Column('idempotency_record_id', sa.String(length=36), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=255), nullable=True),
     sa.Column('request_body', sa.JSON(), nullable=True),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
@@ -227,7 +227,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('charges', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_charges_campaign_id'), ['campaign_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_charges_idempotency_record_id'), ['idempotency_record_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_charges_idempotency_key'), ['idempotency_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_charges_org_id'), ['org_id'], unique=False)
 
     op.create_table('clicks',
@@ -359,7 +359,7 @@ def downgrade() -> None:
     op.drop_table('clicks')
     with op.batch_alter_table('charges', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_charges_org_id'))
-        batch_op.drop_index(batch_op.f('ix_charges_idempotency_record_id'))
+        batch_op.drop_index(batch_op.f('ix_charges_idempotency_key'))
         batch_op.drop_index(batch_op.f('ix_charges_campaign_id'))
 
     op.drop_table('charges')

@@ -1,0 +1,1 @@
+"""The Thrad-compatible Advertiser API under /v1/."""

@@ -1,0 +1,34 @@
+"""Request dependencies for advertiser routes (the gate has already authenticated the key)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from threadline.app_deps import get_ctx
+from threadline.auth.keys import KeyPrincipal
+from threadline.context import AppContext
+from threadline.kit.errors import ApiError
+
+# Declared for the OpenAPI document only; AdvertiserGate does the real check before routing.
+bearer = HTTPBearer(auto_error=False, description="Advertiser API key: `Bearer ak_...`")
+
+
+def current_principal(
+    request: Request, _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> KeyPrincipal:
+    principal: KeyPrincipal | None = getattr(request.state, "principal", None)
+    if principal is None or principal.org_id is None:
+        raise ApiError(401, "invalid_api_key", "Invalid API key.")
+    return principal
+
+
+def current_org_id(principal: Annotated[KeyPrincipal, Depends(current_principal)]) -> str:
+    assert principal.org_id is not None
+    return principal.org_id
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+OrgId = Annotated[str, Depends(current_org_id)]

@@ -1,0 +1,12 @@
+"""The dependency that hands routes the AppContext (kept apart from app.py to avoid import cycles)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from threadline.context import AppContext
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx

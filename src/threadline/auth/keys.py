@@ -1,0 +1,140 @@
+"""Minting, rotating, revoking and checking keys. Only SHA-256 hashes are stored."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from threadline.kit.clock import Clock
+from threadline.kit.ids import new_id
+from threadline.kit.secrets import generate_key, hash_key
+from threadline.store.db import Database
+from threadline.store.models import ApiKey, Org
+
+PREFIX_BY_KIND = {"advertiser": "ak", "event": "ek", "publisher": "pk"}
+
+
+@dataclass(frozen=True)
+class KeyPrincipal:
+    """Who a valid key speaks for."""
+
+    key_id: str
+    kind: str
+    org_id: str | None
+    publisher_id: str | None
+    label: str
+    expires_at: int | None
+
+
+def mint_key(
+    session: Session,
+    clock: Clock,
+    *,
+    kind: str,
+    org_id: str | None = None,
+    publisher_id: str | None = None,
+    label: str = "",
+) -> tuple[ApiKey, str]:
+    """Create a key row; returns it and the plain secret (shown once)."""
+    plain = generate_key(PREFIX_BY_KIND[kind])
+    row = ApiKey(
+        id=new_id(),
+        kind=kind,
+        key_hash=hash_key(plain),
+        org_id=org_id,
+        publisher_id=publisher_id,
+        label=label,
+        created_at=clock.now_s(),
+    )
+    session.add(row)
+    return row, plain
+
+
+def expire_live_keys(session: Session, *, kind: str, org_id: str, at: int) -> None:
+    """Give every live key of this kind an expiry of ``at`` (rotation grace window)."""
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.kind == kind,
+            ApiKey.org_id == org_id,
+            ApiKey.revoked_at.is_(None),
+            (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > at),
+        )
+        .values(expires_at=at)
+    )
+
+
+def revoke_keys(session: Session, *, kind: str, org_id: str, at: int, key_id: str | None = None) -> int:
+    stmt = update(ApiKey).where(ApiKey.kind == kind, ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None))
+    if key_id is not None:
+        stmt = stmt.where(ApiKey.id == key_id)
+    return int(session.execute(stmt.values(revoked_at=at)).rowcount)  # type: ignore[attr-defined]
+
+
+def lookup(session: Session, plain: str) -> tuple[ApiKey, Org | None] | None:
+    row = session.execute(
+        select(ApiKey, Org).outerjoin(Org, Org.id == ApiKey.org_id).where(ApiKey.key_hash == hash_key(plain))
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1]
+
+
+class KeyCache:
+    """A short-lived cache of hash -> principal, so the hot path does not query per request.
+
+    Revocation in this process clears it at once; other processes see it within ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, KeyPrincipal | None]] = {}
+
+    def get(self, key_hash: str, now_mono: float) -> tuple[bool, KeyPrincipal | None]:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[0] < now_mono:
+            return False, None
+        return True, entry[1]
+
+    def put(self, key_hash: str, principal: KeyPrincipal | None, now_mono: float) -> None:
+        with self._lock:
+            if len(self._entries) > 50_000:
+                self._entries.clear()
+            self._entries[key_hash] = (now_mono + self.ttl, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def authenticate(db: Database, cache: KeyCache, clock: Clock, plain: str, kind: str) -> KeyPrincipal | None:
+    """The principal for a presented key of ``kind``, or None if unknown, revoked, expired or orphaned."""
+    digest = hash_key(plain)
+    mono = clock.monotonic()
+    hit, principal = cache.get(digest, mono)
+    if not hit:
+        principal = None
+        with db.read() as session:
+            found = lookup(session, plain)
+        if found is not None:
+            key, org = found
+            orphaned = key.org_id is not None and (org is None or org.deleted_at is not None)
+            if key.revoked_at is None and not orphaned:
+                principal = KeyPrincipal(
+                    key_id=key.id,
+                    kind=key.kind,
+                    org_id=key.org_id,
+                    publisher_id=key.publisher_id,
+                    label=key.label,
+                    expires_at=key.expires_at,
+                )
+        cache.put(digest, principal, mono)
+    if principal is None or principal.kind != kind:
+        return None
+    if principal.expires_at is not None and clock.now() >= principal.expires_at:
+        return None
+    return principal

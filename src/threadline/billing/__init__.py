@@ -1,0 +1,1 @@
+"""Billing: payment providers (sandbox and Stripe) behind one interface, amounts in micros."""

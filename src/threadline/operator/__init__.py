@@ -1,0 +1,1 @@
+"""The operator surface: /admin/v1 routes and the services the CLI also calls."""

@@ -1,0 +1,126 @@
+"""Shared fixtures: every API test runs on SQLite and, when THREADLINE_TEST_DATABASE_URL is set, on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from threadline.app import create_app
+from threadline.config import Settings
+from threadline.kit.clock import MovableClock
+from threadline.store.migrate import upgrade
+from threadline.store.models import Base
+
+PG_URL = os.environ.get("THREADLINE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("THREADLINE_TEST_REDIS_URL")
+ADMIN_TOKEN = "adm_test_token"
+
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"threadline stores: sqlite{' + postgres' if PG_URL else ''}"]
+    if not PG_URL:
+        lines.append("THREADLINE_TEST_DATABASE_URL not set: PostgreSQL variants are SKIPPED")
+    if not REDIS_URL:
+        lines.append("THREADLINE_TEST_REDIS_URL not set: Redis tests are SKIPPED")
+    return lines
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_pg = pytest.mark.skip(reason="THREADLINE_TEST_DATABASE_URL not set (PostgreSQL)")
+    skip_redis = pytest.mark.skip(reason="THREADLINE_TEST_REDIS_URL not set (Redis)")
+    for item in items:
+        if "postgres" in item.keywords and not PG_URL:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not REDIS_URL:
+            item.add_marker(skip_redis)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once."""
+    assert PG_URL
+    name = f"threadline_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_pg(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = _pg(PG_URL).rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _pg(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=STORES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "threadline.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        admin_token=ADMIN_TOKEN,
+        secret_key="test-secret-key",
+        log_requests=False,
+        allow_private_fetch_hosts=["127.0.0.1", "localhost"],
+    )
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def app(settings: Settings, clock: MovableClock) -> Iterator[FastAPI]:
+    application = create_app(settings, clock=clock)
+    yield application
+    application.state.ctx.db.dispose()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
