@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -111,13 +112,14 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _mount_slices(app: FastAPI, ctx: AppContext) -> None:
+    from threadline import events, insights, media, operator, serving
     from threadline.advertiser.routes import router as advertiser_router
     from threadline.billing.providers import make_provider
-    from threadline.operator.routes import install as install_operator
 
     ctx.services["payments"] = make_provider(ctx.settings, ctx.db, ctx.clock)
     app.include_router(advertiser_router)
-    install_operator(app, ctx)
+    for slice_ in (operator, media, events, serving, insights):
+        importlib.import_module(f"{slice_.__name__}.routes").install(app, ctx)
 
 
 def _mount_ops(app: FastAPI, ctx: AppContext, metrics: Metrics) -> None:

@@ -36,7 +36,9 @@ CARDS: dict[str, StubCard] = {
     "tok_chargeDeclined": StubCard("visa", "0002", ("card_declined", "generic_decline")),
     "tok_chargeDeclinedInsufficientFunds": StubCard("visa", "9995", ("card_declined", "insufficient_funds")),
     # Stripe answers an off-session charge that needs 3DS with a 402 authentication_required.
-    "tok_threeDSecure2Required": StubCard("visa", "3155", ("authentication_required", "authentication_required")),
+    "tok_threeDSecure2Required": StubCard(
+        "visa", "3155", ("authentication_required", "authentication_required")
+    ),
 }
 
 
@@ -276,7 +278,11 @@ class StripeStub:
         card = CARDS.get(token or "")
         if card is None:
             return _error(
-                400, "invalid_request_error", f"No such token: '{token}'", code="resource_missing", param="card[token]"
+                400,
+                "invalid_request_error",
+                f"No such token: '{token}'",
+                code="resource_missing",
+                param="card[token]",
             )
         pm: JsonObj = {
             "id": _new_id("pm"),
@@ -427,7 +433,10 @@ class StripeStub:
         m = re.fullmatch(r"\s*metadata\['((?:[^'\\]|\\.)*)'\]\s*:\s*'((?:[^'\\]|\\.)*)'\s*", query)
         if m is None:
             return _error(
-                400, "invalid_request_error", f"The stub only supports metadata['k']:'v' queries: {query}", param="query"
+                400,
+                "invalid_request_error",
+                f"The stub only supports metadata['k']:'v' queries: {query}",
+                param="query",
             )
         key, value = (re.sub(r"\\(.)", r"\1", g) for g in m.groups())
         limit = int(params.get("limit") or 10)
