@@ -14,6 +14,8 @@ from threadline.operator import orgs
 
 @dataclass
 class TestOrg:
+    __test__ = False  # a data holder, not a test class
+
     id: str
     api_key: str
     ad_account_id: str

@@ -15,8 +15,8 @@ from starlette.types import Receive, Scope, Send
 
 from threadline import __version__
 from threadline.advertiser.gate import AdvertiserGate
-from threadline.config import Settings
 from threadline.app_deps import get_ctx
+from threadline.config import Settings
 from threadline.context import AppContext, build_context
 from threadline.kit.bodylimit import BodyLimitMiddleware
 from threadline.kit.clock import Clock

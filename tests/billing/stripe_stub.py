@@ -122,7 +122,9 @@ class StripeStub:
         return f"http://{host!s}:{port}"
 
     def start(self) -> StripeStub:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-stub", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="stripe-stub", daemon=True
+        )
         self._thread.start()
         return self
 

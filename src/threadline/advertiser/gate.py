@@ -13,9 +13,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadline.auth.keys import KeyPrincipal, authenticate
 from threadline.context import AppContext
 from threadline.kit.asgi import header, read_body, replay_receive, send_json
+from threadline.kit.bodylimit import BodyTooLarge
 from threadline.kit.errors import ApiError, openai_body
 from threadline.kit.secrets import hash_key
 
+UPLOAD_BUFFER_LIMIT = 5 * 1024 * 1024 + 65_536
 AUTH_REQUIRED = ApiError(401, "auth_required", "Authentication credentials were not provided.")
 INVALID_KEY = ApiError(401, "invalid_api_key", "Invalid API key.")
 
@@ -110,7 +112,15 @@ class AdvertiserGate:
     async def _idempotent(
         self, scope: Scope, receive: Receive, send: Send, principal: KeyPrincipal, key: str
     ) -> None:
-        body = await read_body(receive)  # BodyTooLarge propagates to the body-limit middleware
+        try:
+            # Uploads bypass the generic body limit, so bound what we buffer for the fingerprint here.
+            body = await read_body(receive, UPLOAD_BUFFER_LIMIT if scope["path"] == "/v1/upload" else None)
+        except BodyTooLarge:
+            if scope["path"] != "/v1/upload":
+                raise  # the body-limit middleware answers 413
+            err = ApiError(400, "file_too_large", "The image exceeds the 5 MB limit.", "file")
+            await send_json(send, 400, openai_body(err))
+            return
         store = self.ctx.idempotency
         assert principal.org_id is not None
         try:

@@ -268,7 +268,6 @@ class StripeProvider:
                 params={
                     "payment_method": pm.id,
                     "invoice_settings": {"default_payment_method": pm.id},
-                    "metadata": {"threadline_card_token": token},
                 }
             )
         except stripe.CardError as e:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.types import Message, Receive, Send
 
 
-def header(scope: dict[str, Any], name: bytes) -> str | None:
+def header(scope: MutableMapping[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
             return str(value.decode("latin-1"))
@@ -26,13 +27,21 @@ async def send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
-async def read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive, limit: int | None = None) -> bytes:
+    """The whole request body; raises BodyTooLarge past ``limit`` bytes."""
+    from threadline.kit.bodylimit import BodyTooLarge
+
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)

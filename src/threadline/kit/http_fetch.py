@@ -353,7 +353,8 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, host: str, addresses: list[str]) -> None:
         self._host = host
         self._addresses = addresses
-        self._inner = httpcore.AutoBackend()
+        # anyio is already a hard dependency of httpx and runs on the asyncio loop we serve from.
+        self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -435,35 +436,37 @@ async def _get(target: _Target, addresses: list[str], policy: FetchPolicy) -> Fe
         "pool": policy.total_timeout,
     }
     backend = _PinnedBackend(target.host, addresses)
-    async with httpcore.AsyncConnectionPool(
+    pool = httpcore.AsyncConnectionPool(
         ssl_context=_ssl_context() if target.scheme == "https" else None,
         max_connections=1,
         http1=True,
         http2=False,
         retries=0,
         network_backend=backend,
-    ) as pool:
-        async with pool.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as resp:
-            if 300 <= resp.status < 400:
-                raise FetchError(REDIRECT, f"image_url returned a redirect ({resp.status}); redirects are not followed.")
-            if not 200 <= resp.status < 300:
-                raise FetchError(FETCH_FAILED, f"image_url returned HTTP {resp.status}.")
-            content_type: str | None = None
-            declared_length: int | None = None
-            for name, value in resp.headers:
-                lname = name.lower()
-                if lname == b"content-type" and content_type is None:
-                    content_type = value.decode("latin-1").strip() or None
-                elif lname == b"content-length" and value.strip().isdigit():
-                    declared_length = int(value)
-            if declared_length is not None and declared_length > policy.max_bytes:
+    )
+    async with pool, pool.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as resp:
+        if 300 <= resp.status < 400:
+            raise FetchError(
+                REDIRECT, f"image_url returned a redirect ({resp.status}); redirects are not followed."
+            )
+        if not 200 <= resp.status < 300:
+            raise FetchError(FETCH_FAILED, f"image_url returned HTTP {resp.status}.")
+        content_type: str | None = None
+        declared_length: int | None = None
+        for name, value in resp.headers:
+            lname = name.lower()
+            if lname == b"content-type" and content_type is None:
+                content_type = value.decode("latin-1").strip() or None
+            elif lname == b"content-length" and value.strip().isdigit():
+                declared_length = int(value)
+        if declared_length is not None and declared_length > policy.max_bytes:
+            raise FetchError(TOO_LARGE, f"The image is larger than {policy.max_bytes} bytes.")
+        body = bytearray()
+        async for chunk in resp.aiter_stream():
+            body += chunk
+            if len(body) > policy.max_bytes:
                 raise FetchError(TOO_LARGE, f"The image is larger than {policy.max_bytes} bytes.")
-            body = bytearray()
-            async for chunk in resp.aiter_stream():
-                body += chunk
-                if len(body) > policy.max_bytes:
-                    raise FetchError(TOO_LARGE, f"The image is larger than {policy.max_bytes} bytes.")
-            return FetchResult(status=resp.status, content_type=content_type, body=bytes(body))
+        return FetchResult(status=resp.status, content_type=content_type, body=bytes(body))
 
 
 async def fetch(url: str, policy: FetchPolicy, resolver: Resolver = system_resolver) -> FetchResult:

@@ -38,7 +38,9 @@ class RateLimiter:
         self.enabled = enabled
         if redis_url:
             uri = redis_url if redis_url.startswith(("redis://", "rediss://")) else f"redis://{redis_url}"
-            self._storage: storage.Storage = storage.storage_from_string(uri)
+            made = storage.storage_from_string(uri)
+            assert isinstance(made, storage.Storage)
+            self._storage: storage.Storage = made
         else:
             self._storage = storage.MemoryStorage()
         self._strategy = strategies.SlidingWindowCounterRateLimiter(self._storage)

@@ -1,12 +1,125 @@
-"""/admin/v1 routes."""
+"""/admin/v1 routes: parse, call the operator services, answer JSON."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Response
 
 from threadline.context import AppContext
+from threadline.kit.schemas import error_responses
+from threadline.operator import event_keys, publishers, service
 from threadline.operator.admin_token import ensure_admin_token
+from threadline.operator.deps import AdminAuth, AdminRoute, Ctx
+from threadline.kit.pagination import PageParams
+from threadline.operator.listing import page_params
+from threadline.operator.schemas import (
+    ChargeOut,
+    EventKeyCreate,
+    EventKeyOut,
+    KeyRotationOut,
+    NewOrgOut,
+    NewPublisherOut,
+    OrgCreate,
+    OrgOut,
+    Page,
+    PaymentMethodCreate,
+    PaymentMethodOut,
+    PublisherCreate,
+    PublisherOut,
+)
+
+router = APIRouter(prefix="/admin/v1", tags=["operator"], route_class=AdminRoute, dependencies=[AdminAuth])
+Params = Annotated[PageParams, Depends(page_params)]
+
+
+@router.post("/orgs", status_code=201, response_model=NewOrgOut, responses=error_responses(400, 401))
+def create_org(ctx: Ctx, body: OrgCreate) -> NewOrgOut:
+    return service.create_org(ctx, body)
+
+
+@router.get("/orgs", response_model=Page[OrgOut], responses=error_responses(400, 401))
+def list_orgs(ctx: Ctx, params: Params) -> Page[OrgOut]:
+    return service.list_orgs(ctx, params)
+
+
+@router.get("/orgs/{org_id}", response_model=OrgOut, responses=error_responses(401, 404))
+def get_org(ctx: Ctx, org_id: str) -> OrgOut:
+    return service.get_org(ctx, org_id)
+
+
+@router.post(
+    "/orgs/{org_id}/api_key/rotate", response_model=KeyRotationOut, responses=error_responses(401, 404)
+)
+def rotate_api_key(ctx: Ctx, org_id: str) -> KeyRotationOut:
+    return service.rotate_api_key(ctx, org_id)
+
+
+@router.post(
+    "/orgs/{org_id}/api_key/revoke", status_code=204, response_class=Response, responses=error_responses(401, 404)
+)
+def revoke_api_key(ctx: Ctx, org_id: str) -> Response:
+    service.revoke_api_key(ctx, org_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/orgs/{org_id}/payment_methods",
+    status_code=201,
+    response_model=PaymentMethodOut,
+    responses=error_responses(400, 401, 404),
+)
+def add_payment_method(ctx: Ctx, org_id: str, body: PaymentMethodCreate) -> PaymentMethodOut:
+    return service.add_payment_method(ctx, org_id, body)
+
+
+@router.delete(
+    "/orgs/{org_id}/payment_methods/{payment_method_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 404),
+)
+def delete_payment_method(ctx: Ctx, org_id: str, payment_method_id: str) -> Response:
+    service.delete_payment_method(ctx, org_id, payment_method_id)
+    return Response(status_code=204)
+
+
+@router.get("/orgs/{org_id}/charges", response_model=Page[ChargeOut], responses=error_responses(400, 401, 404))
+def list_charges(ctx: Ctx, org_id: str, params: Params) -> Page[ChargeOut]:
+    return service.list_charges(ctx, org_id, params)
+
+
+@router.post(
+    "/orgs/{org_id}/event_keys",
+    status_code=201,
+    response_model=EventKeyOut,
+    responses=error_responses(400, 401, 404),
+)
+def create_event_key(ctx: Ctx, org_id: str, body: EventKeyCreate) -> EventKeyOut:
+    return event_keys.create_event_key(ctx, org_id, body)
+
+
+@router.delete(
+    "/orgs/{org_id}/event_keys/{key_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 404),
+)
+def delete_event_key(ctx: Ctx, org_id: str, key_id: str) -> Response:
+    event_keys.revoke_event_key(ctx, org_id, key_id)
+    return Response(status_code=204)
+
+
+@router.post("/publishers", status_code=201, response_model=NewPublisherOut, responses=error_responses(400, 401))
+def create_publisher(ctx: Ctx, body: PublisherCreate) -> NewPublisherOut:
+    return publishers.create_publisher(ctx, body)
+
+
+@router.get("/publishers", response_model=Page[PublisherOut], responses=error_responses(400, 401))
+def list_publishers(ctx: Ctx, params: Params) -> Page[PublisherOut]:
+    return publishers.list_publishers(ctx, params)
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
     ensure_admin_token(ctx)
+    app.include_router(router)

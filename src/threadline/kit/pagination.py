@@ -1,0 +1,95 @@
+"""Cursor lists in the OpenAI shape, paged by keyset on a table's integer ``seq`` (creation order).
+
+``after``/``before`` carry a public id; the id is turned into its ``seq`` inside the page query itself
+(a scalar subquery under the list's own filters), so a page is one query and a cursor from another
+scope simply matches nothing. Only when a page comes back empty is a second query run to tell an
+unknown cursor (400) from a real end of the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from threadline.kit.errors import invalid
+
+Order = Literal["asc", "desc"]
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 20
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int = DEFAULT_LIMIT
+    after: str | None = None
+    before: str | None = None
+    order: Order = "desc"
+
+    def __post_init__(self) -> None:
+        if self.after is not None and self.before is not None:
+            raise invalid("Pass either after or before, not both.", "before")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise invalid(f"limit must be between 1 and {MAX_LIMIT}.", "limit")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    has_more: bool
+
+
+def keyset_page(
+    session: Session,
+    stmt: Select[tuple[T]],
+    *,
+    seq: InstrumentedAttribute[int],
+    id_: InstrumentedAttribute[str],
+    params: PageParams,
+) -> Page[T]:
+    """One page of ``stmt`` (already filtered to the list's scope) in ``params.order``.
+
+    ``before`` walks backwards: the rows just before the cursor in list order, still returned in list
+    order, and ``has_more`` says whether more rows lie further back.
+    """
+    cursor = params.after if params.after is not None else params.before
+    descending = params.order == "desc"
+    if params.before is not None:
+        descending = not descending  # fetch towards the cursor's past, then flip back
+    query = stmt
+    if cursor is not None:
+        cursor_seq = stmt.with_only_columns(seq).where(id_ == cursor).scalar_subquery()
+        query = query.where(seq < cursor_seq if descending else seq > cursor_seq)
+    query = query.order_by(seq.desc() if descending else seq.asc()).limit(params.limit + 1)
+    rows = list(session.execute(query).scalars().all())
+    has_more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    if params.before is not None:
+        rows.reverse()
+    if not rows and cursor is not None:
+        known = session.execute(select(exists(stmt.with_only_columns(seq).where(id_ == cursor)))).scalar()
+        if not known:
+            name = "after" if params.after is not None else "before"
+            raise invalid(f"No such object for cursor {name}.", name)
+    return Page(rows, has_more)
+
+
+def list_body(data: Sequence[dict[str, Any]], *, has_more: bool) -> dict[str, Any]:
+    """The list object: ``object``, ``data``, ``count`` (rows in this page), ``first_id``, ``last_id``, ``has_more``."""
+    return {
+        "object": "list",
+        "data": list(data),
+        "count": len(data),
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
+
+
+def render_page(page: Page[T], render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    return list_body([render(item) for item in page.items], has_more=page.has_more)

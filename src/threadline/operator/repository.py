@@ -1,0 +1,39 @@
+"""Queries of the operator slice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from threadline.kit.ids import is_uuid
+from threadline.store.models import AdAccount, Charge, Org, Publisher
+
+
+def live_orgs() -> Select[tuple[Org]]:
+    return select(Org).where(Org.deleted_at.is_(None))
+
+
+def default_accounts(session: Session, org_ids: Iterable[str]) -> dict[str, AdAccount]:
+    ids = list(org_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(AdAccount).where(AdAccount.org_id.in_(ids), AdAccount.is_default.is_(True))
+    ).scalars()
+    return {a.org_id: a for a in rows}
+
+
+def org_charges(org_id: str) -> Select[tuple[Charge]]:
+    return select(Charge).where(Charge.org_id == org_id)
+
+
+def publishers() -> Select[tuple[Publisher]]:
+    return select(Publisher)
+
+
+def get_publisher(session: Session, publisher_id: str) -> Publisher | None:
+    if not is_uuid(publisher_id):
+        return None
+    return session.execute(select(Publisher).where(Publisher.id == publisher_id)).scalar_one_or_none()

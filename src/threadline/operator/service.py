@@ -1,0 +1,104 @@
+"""Operator services for organisations, their keys, cards and charges (HTTP routes and CLI share them)."""
+
+from __future__ import annotations
+
+from threadline.context import AppContext
+from threadline.operator import orgs, repository
+from threadline.kit.pagination import PageParams, keyset_page
+from threadline.operator.listing import to_page
+from threadline.operator.schemas import (
+    AdAccountOut,
+    ChargeOut,
+    KeyRotationOut,
+    NewOrgOut,
+    OrgCreate,
+    OrgOut,
+    Page,
+    PaymentMethodCreate,
+    PaymentMethodOut,
+)
+from threadline.store.models import AdAccount, Charge, Org, PaymentMethod
+
+def _account_out(account: AdAccount) -> AdAccountOut:
+    return AdAccountOut(
+        id=account.id,
+        name=account.name,
+        url=account.url,
+        timezone=account.timezone,
+        currency_code=account.currency_code,
+    )
+
+
+def _org_out(org: Org, account: AdAccount) -> OrgOut:
+    return OrgOut(
+        id=org.id, name=org.name, url=org.url, created_at=org.created_at, ad_account=_account_out(account)
+    )
+
+
+def create_org(ctx: AppContext, body: OrgCreate) -> NewOrgOut:
+    with ctx.db.write() as s:
+        new = orgs.create_org(s, ctx.clock, name=body.name, url=body.url or "")
+    return NewOrgOut(**_org_out(new.org, new.ad_account).model_dump(), api_key=new.api_key)
+
+
+def list_orgs(ctx: AppContext, params: PageParams) -> Page[OrgOut]:
+    with ctx.db.read() as s:
+        page = keyset_page(s, repository.live_orgs(), seq=Org.seq, id_=Org.id, params=params)
+        accounts = repository.default_accounts(s, (o.id for o in page.items))
+    return to_page(page, lambda o: _org_out(o, accounts[o.id]))
+
+
+def get_org(ctx: AppContext, org_id: str) -> OrgOut:
+    with ctx.db.read() as s:
+        org = orgs.get_org(s, org_id)
+        account = orgs.default_ad_account(s, org.id)
+    return _org_out(org, account)
+
+
+def rotate_api_key(ctx: AppContext, org_id: str) -> KeyRotationOut:
+    with ctx.db.write() as s:
+        plain, expires_at = orgs.rotate_advertiser_key(
+            s, ctx.clock, org_id, ctx.settings.key_rotation_grace_seconds
+        )
+    # Cached principals still carry the old (absent) expiry; drop them so the grace window holds.
+    ctx.keys.clear()
+    return KeyRotationOut(api_key=plain, previous_key_expires_at=expires_at)
+
+
+def revoke_api_key(ctx: AppContext, org_id: str) -> None:
+    with ctx.db.write() as s:
+        orgs.revoke_advertiser_keys(s, ctx.clock, org_id)
+    ctx.keys.clear()
+
+
+def _payment_method_out(pm: PaymentMethod) -> PaymentMethodOut:
+    return PaymentMethodOut(id=pm.id, brand=pm.brand, last4=pm.last4, is_default=pm.is_default)
+
+
+def add_payment_method(ctx: AppContext, org_id: str, body: PaymentMethodCreate) -> PaymentMethodOut:
+    with ctx.db.write() as s:
+        pm = orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], org_id, body.token)
+    return _payment_method_out(pm)
+
+
+def delete_payment_method(ctx: AppContext, org_id: str, payment_method_id: str) -> None:
+    with ctx.db.write() as s:
+        orgs.delete_payment_method(s, ctx.clock, org_id, payment_method_id)
+
+
+def _charge_out(c: Charge) -> ChargeOut:
+    return ChargeOut(
+        id=c.id,
+        campaign_id=c.campaign_id,
+        amount_micros=c.amount_micros,
+        kind=c.kind,
+        status=c.status,
+        created_at=c.created_at,
+    )
+
+
+def list_charges(ctx: AppContext, org_id: str, params: PageParams) -> Page[ChargeOut]:
+    with ctx.db.read() as s:
+        orgs.get_org(s, org_id)
+        page = keyset_page(s, repository.org_charges(org_id), seq=Charge.seq, id_=Charge.id, params=params)
+    return to_page(page, _charge_out)
