@@ -22,6 +22,7 @@ from threadline.kit.bodylimit import BodyLimitMiddleware
 from threadline.kit.clock import Clock
 from threadline.kit.errors import OPENAI_SURFACE, ApiError, Surface, validation_to_api_error
 from threadline.kit.observability import Metrics, ObservabilityMiddleware, configure_logging
+from threadline.kit.openapi import install_openapi
 
 log = logging.getLogger("threadline")
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     _install_error_handlers(app)
     _mount_slices(app, ctx)
     _mount_ops(app, ctx, metrics)
+    install_openapi(app)
 
     async def reject_too_large(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]

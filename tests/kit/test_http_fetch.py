@@ -780,3 +780,22 @@ async def test_https_with_default_trust_store_rejects_self_signed(tls_files: tup
 def test_fetch_error_carries_code_and_message() -> None:
     err = FetchError("invalid_image_url", "nope")
     assert (err.code, err.message, str(err)) == ("invalid_image_url", "nope", "nope")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://public@127.0.0.1/",
+        "http://images.test@127.0.0.1/",
+        "http://user:pass@images.test/img.png",
+        "https://@images.test/img.png",
+        "http://a%40b@images.test/",
+    ],
+)
+async def test_userinfo_is_refused_as_such(url: str, dials: DialSpy) -> None:
+    resolver = StubResolver(LOCAL_RESOLVER_TABLE)
+    err = await fetch_error(url, LOCAL, resolver)
+    assert err.code == "invalid_image_url"
+    assert "credentials" in err.message
+    assert resolver.calls == []
+    assert dials.calls == []

@@ -96,15 +96,6 @@ class OrgOut(BaseModel):
     ad_account: AdAccountOut
 
 
-class NewOrgOut(OrgOut):
-    api_key: str = Field(description="The advertiser key (`ak_...`); shown only in this response.")
-
-
-class KeyRotationOut(BaseModel):
-    api_key: str
-    previous_key_expires_at: int
-
-
 class PaymentMethodCreate(StrictModel):
     token: str = Field(min_length=1, max_length=255)
 
@@ -114,6 +105,15 @@ class PaymentMethodOut(BaseModel):
     brand: str
     last4: str
     is_default: bool
+
+
+class NewOrgOut(OrgOut):
+    api_key: str = Field(description="The advertiser key (`ak_...`); shown only in this response.")
+
+
+class KeyRotationOut(BaseModel):
+    api_key: str
+    previous_key_expires_at: int
 
 
 class ChargeOut(BaseModel):

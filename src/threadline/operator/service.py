@@ -38,6 +38,20 @@ def _org_out(org: Org, account: AdAccount) -> OrgOut:
 def create_org(ctx: AppContext, body: OrgCreate) -> NewOrgOut:
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name=body.name, url=body.url or "")
+    return _new_org_out(new)
+
+
+def create_org_with_card(
+    ctx: AppContext, body: OrgCreate, card: PaymentMethodCreate
+) -> tuple[NewOrgOut, PaymentMethodOut]:
+    """The CLI's `orgs create --card`: an unusable card leaves no half-made org behind."""
+    with ctx.db.write() as s:
+        new = orgs.create_org(s, ctx.clock, name=body.name, url=body.url or "")
+        pm = orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], new.org.id, card.token)
+    return _new_org_out(new), _payment_method_out(pm)
+
+
+def _new_org_out(new: orgs.NewOrg) -> NewOrgOut:
     return NewOrgOut(**_org_out(new.org, new.ad_account).model_dump(), api_key=new.api_key)
 
 

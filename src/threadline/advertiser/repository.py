@@ -1,0 +1,90 @@
+"""Queries for campaigns, ad groups and ads. Every lookup is scoped to the calling org."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from threadline.kit.errors import not_found
+from threadline.kit.ids import is_uuid
+from threadline.kit.pagination import Page, PageParams, keyset_page
+from threadline.store.models import Ad, AdAccount, AdGroup, Campaign
+
+
+def find_campaign(session: Session, org_id: str, campaign_id: str, *, lock: bool = False) -> Campaign | None:
+    if not is_uuid(campaign_id):
+        return None
+    stmt = select(Campaign).where(Campaign.id == campaign_id, Campaign.org_id == org_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def get_campaign(
+    session: Session, org_id: str, campaign_id: str, *, param: str | None = None, lock: bool = False
+) -> Campaign:
+    campaign = find_campaign(session, org_id, campaign_id, lock=lock)
+    if campaign is None:
+        raise not_found("campaign", param)
+    return campaign
+
+
+def get_ad_group(session: Session, org_id: str, ad_group_id: str, *, param: str | None = None) -> AdGroup:
+    group = None
+    if is_uuid(ad_group_id):
+        group = session.execute(
+            select(AdGroup).where(AdGroup.id == ad_group_id, AdGroup.org_id == org_id)
+        ).scalar_one_or_none()
+    if group is None:
+        raise not_found("ad group", param)
+    return group
+
+
+def get_ad(session: Session, org_id: str, ad_id: str) -> Ad:
+    ad = None
+    if is_uuid(ad_id):
+        ad = session.execute(select(Ad).where(Ad.id == ad_id, Ad.org_id == org_id)).scalar_one_or_none()
+    if ad is None:
+        raise not_found("ad")
+    return ad
+
+
+def get_ad_account(session: Session, org_id: str, ad_account_id: str) -> AdAccount | None:
+    if not is_uuid(ad_account_id):
+        return None
+    return session.execute(
+        select(AdAccount).where(AdAccount.id == ad_account_id, AdAccount.org_id == org_id)
+    ).scalar_one_or_none()
+
+
+def live_ad_group_count(session: Session, campaign_id: str) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(AdGroup)
+            .where(AdGroup.campaign_id == campaign_id, AdGroup.status != "archived")
+        ).scalar_one()
+    )
+
+
+def live_ad_count(session: Session, ad_group_id: str) -> int:
+    return int(
+        session.execute(
+            select(func.count()).select_from(Ad).where(Ad.ad_group_id == ad_group_id, Ad.status != "archived")
+        ).scalar_one()
+    )
+
+
+def campaign_page(session: Session, org_id: str, params: PageParams) -> Page[Campaign]:
+    stmt = select(Campaign).where(Campaign.org_id == org_id)
+    return keyset_page(session, stmt, seq=Campaign.seq, id_=Campaign.id, params=params)
+
+
+def ad_group_page(session: Session, org_id: str, campaign_id: str, params: PageParams) -> Page[AdGroup]:
+    stmt = select(AdGroup).where(AdGroup.org_id == org_id, AdGroup.campaign_id == campaign_id)
+    return keyset_page(session, stmt, seq=AdGroup.seq, id_=AdGroup.id, params=params)
+
+
+def ad_page(session: Session, org_id: str, ad_group_id: str, params: PageParams) -> Page[Ad]:
+    stmt = select(Ad).where(Ad.org_id == org_id, Ad.ad_group_id == ad_group_id)
+    return keyset_page(session, stmt, seq=Ad.seq, id_=Ad.id, params=params)

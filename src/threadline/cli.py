@@ -1,0 +1,368 @@
+"""The `threadline` command: run the server and operate it (the same services as /admin/v1)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from threadline.config import Settings
+from threadline.context import AppContext, build_context
+from threadline.kit.errors import ApiError, validation_to_api_error
+from threadline.kit.pagination import PageParams
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="threadline",
+    help="Threadline: a self-hostable, Thrad-compatible ad platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+orgs_app = typer.Typer(help="Organisations, their advertiser keys and cards.", no_args_is_help=True)
+review_app = typer.Typer(help="The campaign review queue.", no_args_is_help=True)
+publishers_app = typer.Typer(help="Publishers (the chat apps that ask for ads).", no_args_is_help=True)
+event_keys_app = typer.Typer(help="Event keys for the server-to-server Events API.", no_args_is_help=True)
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(review_app, name="review")
+app.add_typer(publishers_app, name="publishers")
+app.add_typer(event_keys_app, name="event-keys")
+
+console = Console()
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
+Limit = Annotated[int, typer.Option(min=1, max=500, help="Rows per page.")]
+After = Annotated[str | None, typer.Option(help="Continue after this id (from the previous page).")]
+
+
+class CliError(Exception):
+    """A user-facing failure outside the API's own errors (configuration, store unreachable)."""
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"error: {message}", markup=False)
+    return typer.Exit(1)
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors a user can cause into one line on stderr and exit code 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ApiError as e:
+            raise _fail(e.message) from None
+        except ValidationError as e:
+            raise _fail(validation_to_api_error(e.errors()).message) from None
+        except CliError as e:
+            raise _fail(str(e)) from None
+        except OperationalError as e:
+            first_line = str(e.orig or e).strip().splitlines()[0] if str(e.orig or e).strip() else "unknown"
+            raise _fail(f"cannot use the database: {first_line}") from None
+
+    return wrapper
+
+
+@contextmanager
+def operator_context() -> Iterator[AppContext]:
+    """An AppContext like the server's (settings from the environment), on a migrated store."""
+    from threadline.billing.providers import make_provider
+    from threadline.store.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+    ctx = build_context(settings)
+    try:
+        try:
+            ctx.services["payments"] = make_provider(settings, ctx.db, ctx.clock)
+        except ValueError as e:
+            raise CliError(str(e)) from None
+        yield ctx
+    finally:
+        ctx.db.dispose()
+
+
+# --------------------------------------------------------------------------------------------- output
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return str(value.get("id", json.dumps(value)))
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def emit(obj: BaseModel | dict[str, Any], as_json: bool, *, title: str | None = None) -> None:
+    """One object: JSON, or a two-column table of its fields."""
+    data = obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in data.items():
+        table.add_row(key, _cell(value))
+    console.print(table)
+
+
+def emit_rows(page: BaseModel | dict[str, Any], columns: Sequence[str], as_json: bool, *, title: str) -> None:
+    """A list object: JSON as the API returns it, or a table of the chosen columns."""
+    data = page.model_dump(mode="json") if isinstance(page, BaseModel) else page
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in data["data"]:
+        table.add_row(*(_cell(row.get(col)) for col in columns))
+    console.print(table)
+    if data["has_more"]:
+        console.print(f"more rows: --after {data['last_id']}", markup=False)
+
+
+# ---------------------------------------------------------------------------------------------- serve
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (SQLite file, media, secrets).")
+    ] = None,
+    demo: Annotated[bool, typer.Option(help="Seed and print a ready-to-use demo org, publisher and campaign.")] = False,
+) -> None:
+    """Run migrations, then the HTTP server."""
+    import uvicorn
+
+    # Workers are separate processes that read their settings from the environment.
+    if data_dir is not None:
+        os.environ["THREADLINE_DATA_DIR"] = str(data_dir)
+    if demo:
+        os.environ.setdefault("THREADLINE_AUTO_APPROVE", "true")
+    with operator_context() as ctx:
+        from threadline.operator.admin_token import ensure_admin_token
+
+        generated = ensure_admin_token(ctx)
+        if demo:
+            from threadline import demo as demo_mod
+
+            info = demo_mod.seed(ctx)
+            typer.echo(demo_mod.banner(info, ctx.settings, admin_token=generated, host=host, port=port))
+        elif generated:
+            typer.echo(f"Admin token (shown once, also in {Path(ctx.settings.data_dir) / 'admin-token'}): {generated}")
+    uvicorn.run("threadline.app:app_factory", factory=True, host=host, port=port, workers=workers)
+
+
+@app.command()
+@user_errors
+def migrate() -> None:
+    """Apply database migrations (serve does this too)."""
+    from threadline.store.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+    typer.echo("database is up to date")
+
+
+@app.command("demo")
+@user_errors
+def demo_command(as_json: JsonFlag = False) -> None:
+    """Seed the demo (idempotent) and print its keys and a few curl commands."""
+    from threadline import demo as demo_mod
+    from threadline.operator.admin_token import ensure_admin_token
+
+    with operator_context() as ctx:
+        generated = ensure_admin_token(ctx)
+        info = demo_mod.seed(ctx)
+        if as_json:
+            typer.echo(json.dumps(info.as_dict(), indent=2))
+        else:
+            typer.echo(demo_mod.banner(info, ctx.settings, admin_token=generated))
+
+
+# ----------------------------------------------------------------------------------------------- orgs
+
+
+@orgs_app.command("create")
+@user_errors
+def orgs_create(
+    name: Annotated[str, typer.Argument(help="The organisation's name.")],
+    url: Annotated[str | None, typer.Option(help="Its website.")] = None,
+    card: Annotated[
+        str | None, typer.Option(help="Attach a card token (sandbox: tok_visa, tok_mastercard, ...).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an organisation and print its advertiser key (shown once)."""
+    from threadline.operator import service
+    from threadline.operator.schemas import OrgCreate, PaymentMethodCreate
+
+    body = OrgCreate(name=name, url=url)
+    token = PaymentMethodCreate(token=card) if card is not None else None
+    with operator_context() as ctx:
+        if token is None:
+            out: dict[str, Any] = service.create_org(ctx, body).model_dump(mode="json")
+        else:
+            created, pm = service.create_org_with_card(ctx, body, token)
+            out = {**created.model_dump(mode="json"), "payment_method": pm.model_dump(mode="json")}
+    emit(out, as_json, title="Organisation created (the api_key is shown only once)")
+
+
+@orgs_app.command("list")
+@user_errors
+def orgs_list(limit: Limit = 20, after: After = None, as_json: JsonFlag = False) -> None:
+    """List organisations, newest first."""
+    from threadline.operator import service
+
+    with operator_context() as ctx:
+        page = service.list_orgs(ctx, PageParams(limit=limit, after=after))
+    emit_rows(page, ["id", "name", "url", "created_at"], as_json, title="Organisations")
+
+
+@orgs_app.command("rotate-key")
+@user_errors
+def orgs_rotate_key(org: Annotated[str, typer.Argument(help="Organisation id.")], as_json: JsonFlag = False) -> None:
+    """Mint a new advertiser key; the previous one works until the grace window ends."""
+    from threadline.operator import service
+
+    with operator_context() as ctx:
+        rotated = service.rotate_api_key(ctx, org)
+    emit(rotated, as_json, title="New advertiser key (shown only once)")
+
+
+@orgs_app.command("revoke-key")
+@user_errors
+def orgs_revoke_key(org: Annotated[str, typer.Argument(help="Organisation id.")]) -> None:
+    """Revoke the organisation's advertiser keys at once."""
+    from threadline.operator import service
+
+    with operator_context() as ctx:
+        service.revoke_api_key(ctx, org)
+    typer.echo("advertiser keys revoked")
+
+
+# --------------------------------------------------------------------------------------------- review
+
+
+@review_app.command("list")
+@user_errors
+def review_list(as_json: JsonFlag = False) -> None:
+    """Campaigns waiting for review, oldest first."""
+    from threadline.operator import review
+
+    with operator_context() as ctx:
+        queue = review.review_queue(ctx)
+    emit_rows(queue, ["id", "name", "org_id", "review_submitted_at"], as_json, title="Review queue")
+
+
+@review_app.command("approve")
+@user_errors
+def review_approve(
+    campaign_id: Annotated[str, typer.Argument(metavar="ID", help="Campaign id.")], as_json: JsonFlag = False
+) -> None:
+    """Approve a campaign."""
+    from threadline.operator import review
+
+    with operator_context() as ctx:
+        campaign = review.approve(ctx, campaign_id)
+    emit(campaign, as_json, title="Campaign approved")
+
+
+@review_app.command("reject")
+@user_errors
+def review_reject(
+    campaign_id: Annotated[str, typer.Argument(metavar="ID", help="Campaign id.")],
+    reason: Annotated[str, typer.Option(help="Why; the advertiser sees it as rejection_reason.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Reject a campaign with a reason."""
+    from threadline.operator import review
+    from threadline.operator.schemas import RejectBody
+
+    body = RejectBody(reason=reason)
+    with operator_context() as ctx:
+        campaign = review.reject(ctx, campaign_id, body)
+    emit(campaign, as_json, title="Campaign rejected")
+
+
+# ----------------------------------------------------------------------------------------- publishers
+
+
+@publishers_app.command("create")
+@user_errors
+def publishers_create(
+    name: Annotated[str, typer.Argument(help="The publisher's name.")],
+    supply: Annotated[str, typer.Option(help="Supply label insights split by.")] = "direct",
+    floor_cpm_micros: Annotated[int, typer.Option(help="Floor price per 1000 impressions, in micros.")] = 1_000_000,
+    allowed_origin: Annotated[
+        list[str] | None, typer.Option(help="Browser origin allowed to call the serving API (repeatable).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a publisher and print its key (shown once)."""
+    from threadline.operator import publishers
+    from threadline.operator.schemas import PublisherCreate
+
+    body = PublisherCreate(
+        name=name, supply=supply, floor_cpm_micros=floor_cpm_micros, allowed_origins=allowed_origin or []
+    )
+    with operator_context() as ctx:
+        created = publishers.create_publisher(ctx, body)
+    emit(created, as_json, title="Publisher created (the api_key is shown only once)")
+
+
+@publishers_app.command("list")
+@user_errors
+def publishers_list(limit: Limit = 20, after: After = None, as_json: JsonFlag = False) -> None:
+    """List publishers, newest first."""
+    from threadline.operator import publishers
+
+    with operator_context() as ctx:
+        page = publishers.list_publishers(ctx, PageParams(limit=limit, after=after))
+    emit_rows(page, ["id", "name", "supply", "floor_cpm_micros", "allowed_origins"], as_json, title="Publishers")
+
+
+# ----------------------------------------------------------------------------------------- event keys
+
+
+@event_keys_app.command("create")
+@user_errors
+def event_keys_create(
+    org: Annotated[str, typer.Argument(help="Organisation id.")],
+    label: Annotated[str, typer.Option(help="What the key is for, e.g. 'checkout backend'.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an event key for an organisation and print it (shown once)."""
+    from threadline.operator import event_keys
+    from threadline.operator.schemas import EventKeyCreate
+
+    body = EventKeyCreate(label=label)
+    with operator_context() as ctx:
+        created = event_keys.create_event_key(ctx, org, body)
+    emit(created, as_json, title="Event key created (the api_key is shown only once)")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,64 @@
+"""Recording a click: the row conversions attribute to, and its rollup, in the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from threadline.insights import rollups
+from threadline.kit.clock import Clock
+from threadline.kit.errors import not_found
+from threadline.kit.ids import new_id
+from threadline.store.models import Ad, Click
+
+
+def record_click(
+    session: Session,
+    clock: Clock,
+    *,
+    ad_id: str,
+    bid_id: str | None,
+    publisher_id: str | None,
+    supply: str,
+    country: str,
+    charge_micros: int = 0,
+    click_id: str | None = None,
+) -> Click:
+    """Write the click and count it (plus its charge) in the hourly rollup.
+
+    Budget reservation is the caller's business: ``charge_micros`` is what was already reserved.
+    """
+    ad = session.execute(
+        select(Ad.org_id, Ad.campaign_id, Ad.ad_group_id).where(Ad.id == ad_id)
+    ).first()
+    if ad is None:
+        raise not_found("ad", "ad_id")
+    now = clock.now_s()
+    click = Click(
+        id=click_id or new_id(),
+        org_id=ad.org_id,
+        campaign_id=ad.campaign_id,
+        ad_group_id=ad.ad_group_id,
+        ad_id=ad_id,
+        bid_id=bid_id,
+        publisher_id=publisher_id,
+        supply=supply,
+        country=country.upper(),
+        charged_micros=charge_micros,
+        created_at=now,
+    )
+    session.add(click)
+    session.flush()
+    rollups.bump(
+        session,
+        org_id=ad.org_id,
+        campaign_id=ad.campaign_id,
+        ad_group_id=ad.ad_group_id,
+        ad_id=ad_id,
+        ts=now,
+        supply=supply,
+        country=click.country,
+        clicks=1,
+        spend_micros=charge_micros,
+    )
+    return click
