@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings

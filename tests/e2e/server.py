@@ -44,8 +44,17 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--factory", "threadline.app:app_factory",
-                "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "threadline.app:app_factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
                 "--no-access-log",
             ],
             env=self.env,

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from tests.e2e.server import ServerProcess
-from threadline.context import build_context
-from threadline.config import Settings
 from threadline.billing.providers import make_provider
+from threadline.config import Settings
+from threadline.context import build_context
 from threadline.operator import orgs
 from threadline.store.migrate import upgrade
 
@@ -27,7 +27,9 @@ def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
     ctx = build_context(settings)
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name="Acme Inc.", url="https://acme.example.com")
-        orgs.add_payment_method(s, ctx.clock, make_provider(settings, ctx.db, ctx.clock), new.org.id, "tok_visa")
+        orgs.add_payment_method(
+            s, ctx.clock, make_provider(settings, ctx.db, ctx.clock), new.org.id, "tok_visa"
+        )
     ctx.db.dispose()
     proc = ServerProcess(data, {"THREADLINE_ADMIN_TOKEN": "adm_e2e", "THREADLINE_AUTO_APPROVE": "false"})
     proc.start()
@@ -39,13 +41,17 @@ def test_health_metrics_logs_and_account(server: tuple[ServerProcess, str]) -> N
     proc, key = server
     with httpx.Client(base_url=proc.base_url, timeout=10) as http:
         assert http.get("/healthz").json() == {"status": "ok", "store": "ok"}
-        r = http.get("/v1/ad_account", headers={"Authorization": f"Bearer {key}", "X-Request-Id": "req-e2e-1"})
+        r = http.get(
+            "/v1/ad_account", headers={"Authorization": f"Bearer {key}", "X-Request-Id": "req-e2e-1"}
+        )
         assert r.status_code == 200
         assert r.headers["x-request-id"] == "req-e2e-1"
         assert r.json()["currency_code"] == "USD"
         assert http.get("/v1/ad_account").status_code == 401
         metrics = http.get("/metrics").text
-        assert 'threadline_http_requests_total{method="GET",route="/v1/ad_account",status="200"} 1.0' in metrics
+        assert (
+            'threadline_http_requests_total{method="GET",route="/v1/ad_account",status="200"} 1.0' in metrics
+        )
         assert "threadline_http_request_duration_seconds_bucket" in metrics
         assert http.get("/openapi.json").json()["openapi"].startswith("3.")
     proc.stop()
