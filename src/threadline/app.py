@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     _install_error_handlers(app)
     _mount_slices(app, ctx)
     _mount_ops(app, ctx, metrics)
+    if os.environ.get("THREADLINE_BENCH_BARE_ENDPOINTS") == "1":
+        _mount_bench_baselines(app)
     install_openapi(app)
 
     async def reject_too_large(scope: Scope, receive: Receive, send: Send) -> None:
@@ -138,6 +141,22 @@ def _mount_ops(app: FastAPI, ctx: AppContext, metrics: Metrics) -> None:
     def prometheus() -> Response:
         body, content_type = metrics.render()
         return PlainTextResponse(body, media_type=content_type)
+
+
+def _mount_bench_baselines(app: FastAPI) -> None:
+    """Endpoints that do nothing, for benchmarks: the ceiling of our HTTP stack on the same server."""
+
+    @app.get("/bench/bare-json", include_in_schema=False)
+    async def bare_json() -> Response:
+        return JSONResponse({"ok": True})
+
+    @app.post("/bench/bare-204", include_in_schema=False)
+    async def bare_204() -> Response:
+        return Response(status_code=204)
+
+    @app.post("/bench/bare-json", include_in_schema=False)
+    async def bare_post_json() -> Response:
+        return JSONResponse({"ok": True})
 
 
 def app_factory() -> FastAPI:

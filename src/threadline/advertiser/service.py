@@ -40,16 +40,14 @@ from threadline.store.models import Campaign
 Action = Literal["activate", "pause", "archive"]
 ACTIONS: tuple[Action, ...] = ("activate", "pause", "archive")
 
-USE_STATUS_ACTION = ApiError(
-    400,
-    "use_status_action",
-    "A campaign's status cannot be set in the body; use /activate, /pause or /archive.",
-    "status",
-)
-
 
 def use_status_action() -> ApiError:
-    return ApiError(USE_STATUS_ACTION.status, USE_STATUS_ACTION.code, USE_STATUS_ACTION.message, "status")
+    return ApiError(
+        400,
+        "use_status_action",
+        "A campaign's status cannot be set in the body; use /activate, /pause or /archive.",
+        "status",
+    )
 
 
 def _archived() -> ApiError:
@@ -93,8 +91,9 @@ def update_campaign(ctx: AppContext, org_id: str, campaign_id: str, body: Campai
         if "start_time" in fields or "end_time" in fields:
             start = body.start_time if "start_time" in fields else None
             end = body.end_time if "end_time" in fields else campaign.end_time
-            if start is None:
-                # start_time unchanged: only the end must still come after it
+            if start is None or start == campaign.start_time:
+                # start_time unchanged (a client may send back what it read, even once it has
+                # passed): only the end must still come after it
                 if end is not None and end <= campaign.start_time:
                     raise invalid("end_time must be after start_time.", "end_time")
                 start = campaign.start_time

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.factories import ctx_of, make_org
+from threadline.store.models import PaymentMethod
+
+PM_NOT_FOUND = {
+    "error": {
+        "message": "No such payment method.",
+        "type": "not_found_error",
+        "param": "id",
+        "code": "not_found",
+    }
+}
+
+
+def _add(client: TestClient, headers: dict[str, str], org_id: str, token: str) -> Any:
+    return client.post(f"/admin/v1/orgs/{org_id}/payment_methods", json={"token": token}, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("token", "brand", "last4"),
+    [
+        ("tok_visa", "visa", "4242"),
+        ("tok_mastercard", "mastercard", "4444"),
+        ("tok_chargeDeclined", "visa", "0002"),
+        ("tok_chargeDeclinedInsufficientFunds", "visa", "9995"),
+    ],
+)
+def test_add_each_sandbox_card(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str], token: str, brand: str, last4: str
+) -> None:
+    org = make_org(app, card=None)
+    r = _add(client, admin_headers, org.id, token)
+    assert r.status_code == 201
+    body = r.json()
+    assert body == {"id": body["id"], "brand": brand, "last4": last4, "is_default": True}
+
+
+def test_newest_card_becomes_the_only_default(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    org = make_org(app, card=None)
+    first = _add(client, admin_headers, org.id, "tok_visa").json()
+    second = _add(client, admin_headers, org.id, "tok_mastercard").json()
+    with ctx_of(app).db.read() as s:
+        defaults = dict(s.execute(select(PaymentMethod.id, PaymentMethod.is_default)).tuples().all())
+    assert defaults == {first["id"]: False, second["id"]: True}
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        ({"token": "tok_unknown"}, "invalid_value", "Unknown or unusable card token."),
+        ({"token": ""}, "invalid_value", "token: String should have at least 1 character"),
+        ({"token": "t" * 256}, "invalid_value", "token: String should have at most 255 characters"),
+        ({}, "missing_param", "Missing required parameter: token."),
+        ({"token": 4242}, "invalid_value", "token: Input should be a valid string"),
+    ],
+)
+def test_bad_tokens_are_refused(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str], body: dict[str, Any], code: str, message: str
+) -> None:
+    org = make_org(app, card=None)
+    r = client.post(f"/admin/v1/orgs/{org.id}/payment_methods", json=body, headers=admin_headers)
+    assert r.status_code == 400
+    assert r.json() == {
+        "error": {"message": message, "type": "invalid_request_error", "param": "token", "code": code}
+    }
+    with ctx_of(app).db.read() as s:
+        assert s.execute(select(PaymentMethod)).first() is None
+
+
+def test_unknown_field_is_refused(app: FastAPI, client: TestClient, admin_headers: dict[str, str]) -> None:
+    org = make_org(app, card=None)
+    r = client.post(
+        f"/admin/v1/orgs/{org.id}/payment_methods", json={"token": "tok_visa", "cvc": "123"}, headers=admin_headers
+    )
+    assert r.status_code == 400
+    assert r.json()["error"] == {
+        "message": "Unknown parameter: cvc.",
+        "type": "invalid_request_error",
+        "param": "cvc",
+        "code": "unknown_param",
+    }
+
+
+def test_add_to_unknown_org_is_not_found(client: TestClient, admin_headers: dict[str, str]) -> None:
+    r = _add(client, admin_headers, "00000000-0000-4000-8000-000000000000", "tok_visa")
+    assert r.status_code == 404
+    assert r.json()["error"]["param"] == "org_id"
+
+
+def test_delete_card(app: FastAPI, client: TestClient, admin_headers: dict[str, str]) -> None:
+    org = make_org(app, card=None)
+    pm = _add(client, admin_headers, org.id, "tok_visa").json()
+    r = client.delete(f"/admin/v1/orgs/{org.id}/payment_methods/{pm['id']}", headers=admin_headers)
+    assert r.status_code == 204
+    assert r.content == b""
+    with ctx_of(app).db.read() as s:
+        row = s.execute(select(PaymentMethod)).scalar_one()
+    assert row.deleted_at is not None
+    assert row.is_default is False
+    # Deleting it again: it no longer exists.
+    r = client.delete(f"/admin/v1/orgs/{org.id}/payment_methods/{pm['id']}", headers=admin_headers)
+    assert r.status_code == 404
+    assert r.json() == PM_NOT_FOUND
+
+
+@pytest.mark.parametrize("pm_id", ["00000000-0000-4000-8000-000000000000", "nope"])
+def test_delete_unknown_card_is_not_found(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str], pm_id: str
+) -> None:
+    org = make_org(app, card=None)
+    r = client.delete(f"/admin/v1/orgs/{org.id}/payment_methods/{pm_id}", headers=admin_headers)
+    assert r.status_code == 404
+    assert r.json() == PM_NOT_FOUND
+
+
+def test_delete_another_orgs_card_is_not_found(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    mine = make_org(app, card=None)
+    theirs = make_org(app, name="Other", card=None)
+    pm = _add(client, admin_headers, theirs.id, "tok_visa").json()
+    r = client.delete(f"/admin/v1/orgs/{mine.id}/payment_methods/{pm['id']}", headers=admin_headers)
+    assert r.status_code == 404
+    assert r.json() == PM_NOT_FOUND
+    r = client.delete(
+        f"/admin/v1/orgs/00000000-0000-4000-8000-000000000000/payment_methods/{pm['id']}", headers=admin_headers
+    )
+    assert r.status_code == 404
+    assert r.json()["error"]["param"] == "org_id"
