@@ -19,7 +19,7 @@ from threadline.advertiser.gate import AdvertiserGate
 from threadline.app_deps import get_ctx
 from threadline.config import Settings
 from threadline.context import AppContext, build_context
-from threadline.kit.bodylimit import BodyLimitMiddleware
+from threadline.kit.bodylimit import BodyLimitMiddleware, BodyTooLarge
 from threadline.kit.clock import Clock
 from threadline.kit.errors import OPENAI_SURFACE, ApiError, Surface, validation_to_api_error
 from threadline.kit.observability import Metrics, ObservabilityMiddleware, configure_logging
@@ -100,7 +100,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
+        if isinstance(exc.__cause__, BodyTooLarge):  # raised while FastAPI read a chunked body
+            err = ApiError(413, "request_too_large", "The request body is too large.")
+        elif exc.status_code == 404:
             err = ApiError(404, "not_found", "Unknown request path.")
         elif exc.status_code == 405:
             err = ApiError(405, "method_not_allowed", "Method not allowed on this path.")

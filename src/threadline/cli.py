@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
+import structlog
 import typer
+import uvicorn
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
+from threadline import demo as demo_setup
+from threadline.billing.charges import reconcile_pending_charges
+from threadline.billing.providers import make_provider
 from threadline.config import Settings
 from threadline.context import AppContext, build_context
 from threadline.kit.errors import ApiError, validation_to_api_error
 from threadline.kit.pagination import PageParams
+from threadline.operator import event_keys, publishers, review, service
+from threadline.operator.admin_token import ensure_admin_token
+from threadline.operator.schemas import (
+    EventKeyCreate,
+    OrgCreate,
+    PaymentMethodCreate,
+    PublisherCreate,
+    RejectBody,
+)
+from threadline.store.migrate import upgrade
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,10 +52,12 @@ orgs_app = typer.Typer(help="Organisations, their advertiser keys and cards.", n
 review_app = typer.Typer(help="The campaign review queue.", no_args_is_help=True)
 publishers_app = typer.Typer(help="Publishers (the chat apps that ask for ads).", no_args_is_help=True)
 event_keys_app = typer.Typer(help="Event keys for the server-to-server Events API.", no_args_is_help=True)
+billing_app = typer.Typer(help="Deposit charges.", no_args_is_help=True)
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(review_app, name="review")
 app.add_typer(publishers_app, name="publishers")
 app.add_typer(event_keys_app, name="event-keys")
+app.add_typer(billing_app, name="billing")
 
 console = Console()
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -71,8 +90,8 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except CliError as e:
             raise _fail(str(e)) from None
         except OperationalError as e:
-            first_line = str(e.orig or e).strip().splitlines()[0] if str(e.orig or e).strip() else "unknown"
-            raise _fail(f"cannot use the database: {first_line}") from None
+            detail = (str(e.orig or e).strip().splitlines() or ["unknown error"])[0]
+            raise _fail(f"cannot use the database: {detail}") from None
 
     return wrapper
 
@@ -80,9 +99,6 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
 @contextmanager
 def operator_context() -> Iterator[AppContext]:
     """An AppContext like the server's (settings from the environment), on a migrated store."""
-    from threadline.billing.providers import make_provider
-    from threadline.store.migrate import upgrade
-
     settings = Settings()
     upgrade(settings.resolved_database_url)
     ctx = build_context(settings)
@@ -139,7 +155,26 @@ def emit_rows(page: BaseModel | dict[str, Any], columns: Sequence[str], as_json:
         console.print(f"more rows: --after {data['last_id']}", markup=False)
 
 
+@app.callback()
+def _setup() -> None:
+    # Log lines go to stderr so that --json output on stdout stays parseable.
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.dev.ConsoleRenderer(colors=False)],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
 # ---------------------------------------------------------------------------------------------- serve
+
+
+def local_url(host: str, port: int) -> str:
+    """How a client on this machine reaches a server bound to ``host``."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 @app.command()
@@ -151,27 +186,31 @@ def serve(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (SQLite file, media, secrets).")
     ] = None,
-    demo: Annotated[bool, typer.Option(help="Seed and print a ready-to-use demo org, publisher and campaign.")] = False,
+    demo: Annotated[
+        bool, typer.Option(help="Seed and print a ready-to-use demo org, publisher and campaign.")
+    ] = False,
 ) -> None:
     """Run migrations, then the HTTP server."""
-    import uvicorn
-
     # Workers are separate processes that read their settings from the environment.
     if data_dir is not None:
         os.environ["THREADLINE_DATA_DIR"] = str(data_dir)
     if demo:
         os.environ.setdefault("THREADLINE_AUTO_APPROVE", "true")
+    # Click, view and media URLs must reach this server, wherever --host/--port put it.
+    os.environ.setdefault("THREADLINE_PUBLIC_BASE_URL", local_url(host, port))
     with operator_context() as ctx:
-        from threadline.operator.admin_token import ensure_admin_token
-
         generated = ensure_admin_token(ctx)
+        # Settle deposits whose request died mid-way (a crash between charge and commit).
+        report = reconcile_pending_charges(ctx, ctx.settings.reconcile_after_seconds)
+        if any(dataclasses.astuple(report)):
+            err_console.print(f"reconciled pending charges: {dataclasses.asdict(report)}", markup=False)
         if demo:
-            from threadline import demo as demo_mod
-
-            info = demo_mod.seed(ctx)
-            typer.echo(demo_mod.banner(info, ctx.settings, admin_token=generated, host=host, port=port))
+            info = demo_setup.seed(ctx)
+            typer.echo(demo_setup.banner(info, ctx.settings, admin_token=generated))
         elif generated:
-            typer.echo(f"Admin token (shown once, also in {Path(ctx.settings.data_dir) / 'admin-token'}): {generated}")
+            typer.echo(
+                f"Admin token (shown once, also in {Path(ctx.settings.data_dir) / 'admin-token'}): {generated}"
+            )
     uvicorn.run("threadline.app:app_factory", factory=True, host=host, port=port, workers=workers)
 
 
@@ -179,8 +218,6 @@ def serve(
 @user_errors
 def migrate() -> None:
     """Apply database migrations (serve does this too)."""
-    from threadline.store.migrate import upgrade
-
     settings = Settings()
     upgrade(settings.resolved_database_url)
     typer.echo("database is up to date")
@@ -190,16 +227,14 @@ def migrate() -> None:
 @user_errors
 def demo_command(as_json: JsonFlag = False) -> None:
     """Seed the demo (idempotent) and print its keys and a few curl commands."""
-    from threadline import demo as demo_mod
-    from threadline.operator.admin_token import ensure_admin_token
 
     with operator_context() as ctx:
         generated = ensure_admin_token(ctx)
-        info = demo_mod.seed(ctx)
+        info = demo_setup.seed(ctx)
         if as_json:
             typer.echo(json.dumps(info.as_dict(), indent=2))
         else:
-            typer.echo(demo_mod.banner(info, ctx.settings, admin_token=generated))
+            typer.echo(demo_setup.banner(info, ctx.settings, admin_token=generated))
 
 
 # ----------------------------------------------------------------------------------------------- orgs
@@ -216,8 +251,6 @@ def orgs_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create an organisation and print its advertiser key (shown once)."""
-    from threadline.operator import service
-    from threadline.operator.schemas import OrgCreate, PaymentMethodCreate
 
     body = OrgCreate(name=name, url=url)
     token = PaymentMethodCreate(token=card) if card is not None else None
@@ -234,7 +267,6 @@ def orgs_create(
 @user_errors
 def orgs_list(limit: Limit = 20, after: After = None, as_json: JsonFlag = False) -> None:
     """List organisations, newest first."""
-    from threadline.operator import service
 
     with operator_context() as ctx:
         page = service.list_orgs(ctx, PageParams(limit=limit, after=after))
@@ -243,9 +275,10 @@ def orgs_list(limit: Limit = 20, after: After = None, as_json: JsonFlag = False)
 
 @orgs_app.command("rotate-key")
 @user_errors
-def orgs_rotate_key(org: Annotated[str, typer.Argument(help="Organisation id.")], as_json: JsonFlag = False) -> None:
+def orgs_rotate_key(
+    org: Annotated[str, typer.Argument(help="Organisation id.")], as_json: JsonFlag = False
+) -> None:
     """Mint a new advertiser key; the previous one works until the grace window ends."""
-    from threadline.operator import service
 
     with operator_context() as ctx:
         rotated = service.rotate_api_key(ctx, org)
@@ -256,7 +289,6 @@ def orgs_rotate_key(org: Annotated[str, typer.Argument(help="Organisation id.")]
 @user_errors
 def orgs_revoke_key(org: Annotated[str, typer.Argument(help="Organisation id.")]) -> None:
     """Revoke the organisation's advertiser keys at once."""
-    from threadline.operator import service
 
     with operator_context() as ctx:
         service.revoke_api_key(ctx, org)
@@ -270,11 +302,10 @@ def orgs_revoke_key(org: Annotated[str, typer.Argument(help="Organisation id.")]
 @user_errors
 def review_list(as_json: JsonFlag = False) -> None:
     """Campaigns waiting for review, oldest first."""
-    from threadline.operator import review
 
     with operator_context() as ctx:
         queue = review.review_queue(ctx)
-    emit_rows(queue, ["id", "name", "org_id", "review_submitted_at"], as_json, title="Review queue")
+    emit_rows(queue, ["id", "name", "org_id", "status", "updated_at"], as_json, title="Review queue")
 
 
 @review_app.command("approve")
@@ -283,7 +314,6 @@ def review_approve(
     campaign_id: Annotated[str, typer.Argument(metavar="ID", help="Campaign id.")], as_json: JsonFlag = False
 ) -> None:
     """Approve a campaign."""
-    from threadline.operator import review
 
     with operator_context() as ctx:
         campaign = review.approve(ctx, campaign_id)
@@ -298,8 +328,6 @@ def review_reject(
     as_json: JsonFlag = False,
 ) -> None:
     """Reject a campaign with a reason."""
-    from threadline.operator import review
-    from threadline.operator.schemas import RejectBody
 
     body = RejectBody(reason=reason)
     with operator_context() as ctx:
@@ -315,15 +343,15 @@ def review_reject(
 def publishers_create(
     name: Annotated[str, typer.Argument(help="The publisher's name.")],
     supply: Annotated[str, typer.Option(help="Supply label insights split by.")] = "direct",
-    floor_cpm_micros: Annotated[int, typer.Option(help="Floor price per 1000 impressions, in micros.")] = 1_000_000,
+    floor_cpm_micros: Annotated[
+        int, typer.Option(help="Floor price per 1000 impressions, in micros.")
+    ] = 1_000_000,
     allowed_origin: Annotated[
         list[str] | None, typer.Option(help="Browser origin allowed to call the serving API (repeatable).")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a publisher and print its key (shown once)."""
-    from threadline.operator import publishers
-    from threadline.operator.schemas import PublisherCreate
 
     body = PublisherCreate(
         name=name, supply=supply, floor_cpm_micros=floor_cpm_micros, allowed_origins=allowed_origin or []
@@ -337,11 +365,12 @@ def publishers_create(
 @user_errors
 def publishers_list(limit: Limit = 20, after: After = None, as_json: JsonFlag = False) -> None:
     """List publishers, newest first."""
-    from threadline.operator import publishers
 
     with operator_context() as ctx:
         page = publishers.list_publishers(ctx, PageParams(limit=limit, after=after))
-    emit_rows(page, ["id", "name", "supply", "floor_cpm_micros", "allowed_origins"], as_json, title="Publishers")
+    emit_rows(
+        page, ["id", "name", "supply", "floor_cpm_micros", "allowed_origins"], as_json, title="Publishers"
+    )
 
 
 # ----------------------------------------------------------------------------------------- event keys
@@ -355,13 +384,27 @@ def event_keys_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create an event key for an organisation and print it (shown once)."""
-    from threadline.operator import event_keys
-    from threadline.operator.schemas import EventKeyCreate
 
     body = EventKeyCreate(label=label)
     with operator_context() as ctx:
         created = event_keys.create_event_key(ctx, org, body)
     emit(created, as_json, title="Event key created (the api_key is shown only once)")
+
+
+@billing_app.command("reconcile")
+@user_errors
+def billing_reconcile(
+    older_than: Annotated[
+        int | None, typer.Option(min=0, help="Seconds; default THREADLINE_RECONCILE_AFTER_SECONDS.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Settle pending deposit charges whose request never finished: refund or close them."""
+    with operator_context() as ctx:
+        threshold = ctx.settings.reconcile_after_seconds if older_than is None else older_than
+        if threshold <= ctx.settings.idempotency_lease_seconds:
+            raise CliError("--older-than must exceed THREADLINE_IDEMPOTENCY_LEASE_SECONDS")
+        emit(dataclasses.asdict(reconcile_pending_charges(ctx, threshold)), as_json, title="Reconciled")
 
 
 def main() -> None:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     events_batch_max_wait_ms: float = 2.0
 
     idempotency_lease_seconds: int = 60
+    # Pending deposit charges older than this are settled (refunded or closed) by `threadline serve`
+    # at start and by `threadline billing reconcile`. Must exceed the idempotency lease.
+    reconcile_after_seconds: int = 3600
     auth_cache_seconds: float = 1.0
     log_requests: bool = True
 

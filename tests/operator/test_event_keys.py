@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -37,35 +36,29 @@ def test_create_event_key(app: FastAPI, client: TestClient, admin_headers: dict[
     assert r.status_code == 401
 
 
-@pytest.mark.parametrize(
-    ("body", "code", "param", "message"),
-    [
-        ({}, "missing_param", "label", "Missing required parameter: label."),
-        ({"label": " "}, "invalid_value", "label", "label: must not be blank"),
-        ({"label": "x" * 201}, "invalid_value", "label", "label: String should have at most 200 characters"),
-        ({"label": "a", "scope": "all"}, "unknown_param", "scope", "Unknown parameter: scope."),
-    ],
-)
-def test_create_event_key_validation(
-    app: FastAPI,
-    client: TestClient,
-    admin_headers: dict[str, str],
-    body: dict[str, Any],
-    code: str,
-    param: str,
-    message: str,
-) -> None:
-    org = make_org(app)
-    r = client.post(f"/admin/v1/orgs/{org.id}/event_keys", json=body, headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json() == {
-        "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
-    }
+INVALID_BODIES: list[Any] = [
+    ({}, "missing_param", "label", "Missing required parameter: label."),
+    ({"label": " "}, "invalid_value", "label", "label: must not be blank"),
+    ({"label": "x" * 201}, "invalid_value", "label", "label: String should have at most 200 characters"),
+    ({"label": "a", "scope": "all"}, "unknown_param", "scope", "Unknown parameter: scope."),
+]
+
+
+def test_create_event_key_validation(app: FastAPI, client: TestClient, admin_headers: dict[str, str]) -> None:
+    for body, code, param, message in INVALID_BODIES:
+        org = make_org(app)
+        r = client.post(f"/admin/v1/orgs/{org.id}/event_keys", json=body, headers=admin_headers)
+        assert r.status_code == 400
+        assert r.json() == {
+            "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+        }
 
 
 def test_create_for_unknown_org_is_not_found(client: TestClient, admin_headers: dict[str, str]) -> None:
     r = client.post(
-        "/admin/v1/orgs/00000000-0000-4000-8000-000000000000/event_keys", json={"label": "x"}, headers=admin_headers
+        "/admin/v1/orgs/00000000-0000-4000-8000-000000000000/event_keys",
+        json={"label": "x"},
+        headers=admin_headers,
     )
     assert r.status_code == 404
     assert r.json()["error"] == {
@@ -78,8 +71,12 @@ def test_create_for_unknown_org_is_not_found(client: TestClient, admin_headers: 
 
 def test_delete_revokes_at_once(app: FastAPI, client: TestClient, admin_headers: dict[str, str]) -> None:
     org = make_org(app)
-    keep = client.post(f"/admin/v1/orgs/{org.id}/event_keys", json={"label": "a"}, headers=admin_headers).json()
-    drop = client.post(f"/admin/v1/orgs/{org.id}/event_keys", json={"label": "b"}, headers=admin_headers).json()
+    keep = client.post(
+        f"/admin/v1/orgs/{org.id}/event_keys", json={"label": "a"}, headers=admin_headers
+    ).json()
+    drop = client.post(
+        f"/admin/v1/orgs/{org.id}/event_keys", json={"label": "b"}, headers=admin_headers
+    ).json()
     assert _valid(app, drop["api_key"])  # now cached as valid
 
     r = client.delete(f"/admin/v1/orgs/{org.id}/event_keys/{drop['id']}", headers=admin_headers)
@@ -98,7 +95,9 @@ def test_delete_unknown_or_foreign_keys_is_not_found(
 ) -> None:
     org = make_org(app)
     other = make_org(app, name="Other")
-    theirs = client.post(f"/admin/v1/orgs/{other.id}/event_keys", json={"label": "x"}, headers=admin_headers).json()
+    theirs = client.post(
+        f"/admin/v1/orgs/{other.id}/event_keys", json={"label": "x"}, headers=admin_headers
+    ).json()
     for key_id in [theirs["id"], "00000000-0000-4000-8000-000000000000", "nope"]:
         r = client.delete(f"/admin/v1/orgs/{org.id}/event_keys/{key_id}", headers=admin_headers)
         assert r.status_code == 404, key_id

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.factories import ctx_of, make_org
-from threadline.kit.ids import is_uuid
 from threadline.kit.clock import MovableClock
+from threadline.kit.ids import is_uuid
 from threadline.store.models import ApiKey
 
 INVALID_KEY = {
@@ -40,13 +39,15 @@ def _create(client: TestClient, headers: dict[str, str], **body: Any) -> dict[st
 def test_create_org_returns_org_account_and_working_key(
     client: TestClient, admin_headers: dict[str, str], clock: MovableClock
 ) -> None:
+    before = clock.now_s()
     org = _create(client, admin_headers, name="  Acme Inc. ", url="https://acme.example.com")
+    assert before <= org["created_at"] <= clock.now_s()
     account = org["ad_account"]
     assert org == {
         "id": org["id"],
         "name": "Acme Inc.",
         "url": "https://acme.example.com",
-        "created_at": clock.now_s(),
+        "created_at": org["created_at"],
         "ad_account": {
             "id": account["id"],
             "name": "Acme Inc.",
@@ -70,33 +71,41 @@ def test_create_org_without_url(client: TestClient, admin_headers: dict[str, str
     assert org["ad_account"]["url"] == ""
 
 
-@pytest.mark.parametrize(
-    ("body", "code", "param", "message"),
-    [
-        ({}, "missing_param", "name", "Missing required parameter: name."),
-        ({"name": "A", "plan": "gold"}, "unknown_param", "plan", "Unknown parameter: plan."),
-        ({"name": "   "}, "invalid_value", "name", "name: must not be blank"),
-        ({"name": ""}, "invalid_value", "name", "name: String should have at least 1 character"),
-        ({"name": "x" * 201}, "invalid_value", "name", "name: String should have at most 200 characters"),
-        ({"name": 5}, "invalid_value", "name", "name: Input should be a valid string"),
-        ({"name": "A", "url": "ftp://acme.example.com"}, "invalid_value", "url", "url: must be an absolute http(s) URL"),
-        ({"name": "A", "url": "acme.example.com"}, "invalid_value", "url", "url: must be an absolute http(s) URL"),
-        (
-            {"name": "A", "url": "https://a.example/" + "x" * 2048},
-            "invalid_value",
-            "url",
-            "url: String should have at most 2048 characters",
-        ),
-    ],
-)
-def test_create_org_validation(
-    client: TestClient, admin_headers: dict[str, str], body: dict[str, Any], code: str, param: str, message: str
-) -> None:
-    r = client.post("/admin/v1/orgs", json=body, headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json() == {
-        "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
-    }
+INVALID_BODIES: list[Any] = [
+    ({}, "missing_param", "name", "Missing required parameter: name."),
+    ({"name": "A", "plan": "gold"}, "unknown_param", "plan", "Unknown parameter: plan."),
+    ({"name": "   "}, "invalid_value", "name", "name: must not be blank"),
+    ({"name": ""}, "invalid_value", "name", "name: String should have at least 1 character"),
+    ({"name": "x" * 201}, "invalid_value", "name", "name: String should have at most 200 characters"),
+    ({"name": 5}, "invalid_value", "name", "name: Input should be a valid string"),
+    (
+        {"name": "A", "url": "ftp://acme.example.com"},
+        "invalid_value",
+        "url",
+        "url: must be an absolute http(s) URL",
+    ),
+    (
+        {"name": "A", "url": "acme.example.com"},
+        "invalid_value",
+        "url",
+        "url: must be an absolute http(s) URL",
+    ),
+    (
+        {"name": "A", "url": "https://a.example/" + "x" * 2048},
+        "invalid_value",
+        "url",
+        "url: String should have at most 2048 characters",
+    ),
+]
+
+
+def test_create_org_validation(client: TestClient, admin_headers: dict[str, str]) -> None:
+    for body, code, param, message in INVALID_BODIES:
+        r = client.post("/admin/v1/orgs", json=body, headers=admin_headers)
+        assert r.status_code == 400
+        assert r.json() == {
+            "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+        }
 
 
 def test_create_org_rejects_invalid_json(client: TestClient, admin_headers: dict[str, str]) -> None:
@@ -154,25 +163,32 @@ def test_list_orgs_empty(client: TestClient, admin_headers: dict[str, str]) -> N
     }
 
 
-@pytest.mark.parametrize(
-    ("params", "param", "message"),
-    [
-        ({"limit": 0}, "limit", "limit: Input should be greater than or equal to 1"),
-        ({"limit": 501}, "limit", "limit: Input should be less than or equal to 500"),
-        ({"limit": "many"}, "limit", "limit: Input should be a valid integer, unable to parse string as an integer"),
-        ({"order": "sideways"}, "order", "order: Input should be 'asc' or 'desc'"),
-        ({"after": "00000000-0000-4000-8000-000000000000"}, "after", "No such object for cursor after."),
-        ({"after": "a", "before": "b"}, "before", "Pass either after or before, not both."),
-    ],
-)
-def test_list_orgs_bad_params(
-    client: TestClient, admin_headers: dict[str, str], params: dict[str, Any], param: str, message: str
-) -> None:
-    r = client.get("/admin/v1/orgs", params=params, headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json() == {
-        "error": {"message": message, "type": "invalid_request_error", "param": param, "code": "invalid_value"}
-    }
+BAD_LIST_PARAMS: list[Any] = [
+    ({"limit": 0}, "limit", "limit: Input should be greater than or equal to 1"),
+    ({"limit": 501}, "limit", "limit: Input should be less than or equal to 500"),
+    (
+        {"limit": "many"},
+        "limit",
+        "limit: Input should be a valid integer, unable to parse string as an integer",
+    ),
+    ({"order": "sideways"}, "order", "order: Input should be 'asc' or 'desc'"),
+    ({"after": "00000000-0000-4000-8000-000000000000"}, "after", "No such object for cursor after."),
+    ({"after": "a", "before": "b"}, "before", "Pass either after or before, not both."),
+]
+
+
+def test_list_orgs_bad_params(client: TestClient, admin_headers: dict[str, str]) -> None:
+    for params, param, message in BAD_LIST_PARAMS:
+        r = client.get("/admin/v1/orgs", params=params, headers=admin_headers)
+        assert r.status_code == 400
+        assert r.json() == {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": param,
+                "code": "invalid_value",
+            }
+        }
 
 
 def test_get_org(client: TestClient, admin_headers: dict[str, str]) -> None:
@@ -184,17 +200,12 @@ def test_get_org(client: TestClient, admin_headers: dict[str, str]) -> None:
     assert r.json() == expected
 
 
-@pytest.mark.parametrize(
-    ("method", "suffix"),
-    [("GET", ""), ("POST", "/api_key/rotate"), ("POST", "/api_key/revoke")],
-)
-@pytest.mark.parametrize("org_id", ["00000000-0000-4000-8000-000000000000", "not-a-uuid"])
-def test_unknown_org_is_not_found(
-    client: TestClient, admin_headers: dict[str, str], method: str, suffix: str, org_id: str
-) -> None:
-    r = client.request(method, f"/admin/v1/orgs/{org_id}{suffix}", headers=admin_headers)
-    assert r.status_code == 404
-    assert r.json() == ORG_NOT_FOUND
+def test_unknown_org_is_not_found(client: TestClient, admin_headers: dict[str, str]) -> None:
+    for org_id in ["00000000-0000-4000-8000-000000000000", "not-a-uuid"]:
+        for method, suffix in [("GET", ""), ("POST", "/api_key/rotate"), ("POST", "/api_key/revoke")]:
+            r = client.request(method, f"/admin/v1/orgs/{org_id}{suffix}", headers=admin_headers)
+            assert r.status_code == 404, (method, suffix, org_id)
+            assert r.json() == ORG_NOT_FOUND
 
 
 def test_rotation_keeps_old_key_for_the_grace_window_then_refuses_it(
@@ -203,13 +214,14 @@ def test_rotation_keeps_old_key_for_the_grace_window_then_refuses_it(
     org = make_org(app)
     assert client.get("/v1/ad_account", headers=org.headers).status_code == 200  # warms the key cache
 
+    before = clock.now_s()
     r = client.post(f"/admin/v1/orgs/{org.id}/api_key/rotate", headers=admin_headers)
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"api_key", "previous_key_expires_at"}
     grace = ctx_of(app).settings.key_rotation_grace_seconds
     assert grace == 1800
-    assert body["previous_key_expires_at"] == clock.now_s() + grace
+    assert before + grace <= body["previous_key_expires_at"] <= clock.now_s() + grace
     new_headers = {"Authorization": f"Bearer {body['api_key']}"}
     assert body["api_key"].startswith("ak_")
 
@@ -254,7 +266,10 @@ def test_keys_are_stored_only_as_hashes(
         f"/admin/v1/orgs/{created['id']}/event_keys", json={"label": "backend"}, headers=admin_headers
     ).json()
     publisher = client.post("/admin/v1/publishers", json={"name": "Chat"}, headers=admin_headers).json()
-    secrets = [k.split("_", 1)[1] for k in (created["api_key"], rotated["api_key"], event["api_key"], publisher["api_key"])]
+    secrets = [
+        k.split("_", 1)[1]
+        for k in (created["api_key"], rotated["api_key"], event["api_key"], publisher["api_key"])
+    ]
 
     ctx = ctx_of(app)
     with ctx.db.read() as s:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -22,14 +21,16 @@ def _create(client: TestClient, headers: dict[str, str], **body: Any) -> dict[st
 def test_create_publisher_with_defaults(
     app: FastAPI, client: TestClient, admin_headers: dict[str, str], clock: MovableClock
 ) -> None:
+    before = clock.now_s()
     pub = _create(client, admin_headers, name="Demo Chat")
+    assert before <= pub["created_at"] <= clock.now_s()
     assert pub == {
         "id": pub["id"],
         "name": "Demo Chat",
         "supply": "direct",
         "floor_cpm_micros": 1_000_000,
         "allowed_origins": [],
-        "created_at": clock.now_s(),
+        "created_at": pub["created_at"],
         "api_key": pub["api_key"],
     }
     assert is_uuid(pub["id"])
@@ -56,52 +57,64 @@ def test_create_publisher_with_everything(client: TestClient, admin_headers: dic
     )
     assert pub["supply"] == "partner-network.eu"
     assert pub["floor_cpm_micros"] == 0
-    assert pub["allowed_origins"] == ["https://chat.example.com", "http://localhost:3000", "http://[::1]:8080"]
+    assert pub["allowed_origins"] == [
+        "https://chat.example.com",
+        "http://localhost:3000",
+        "http://[::1]:8080",
+    ]
 
 
-@pytest.mark.parametrize(
-    ("body", "code", "param", "message"),
-    [
-        ({}, "missing_param", "name", "Missing required parameter: name."),
-        ({"name": "P", "kind": "x"}, "unknown_param", "kind", "Unknown parameter: kind."),
-        ({"name": "P", "supply": ""}, "invalid_value", "supply", None),
-        ({"name": "P", "supply": "has space"}, "invalid_value", "supply", None),
-        ({"name": "P", "supply": "x" * 65}, "invalid_value", "supply", None),
-        ({"name": "P", "floor_cpm_micros": -1}, "invalid_value", "floor_cpm_micros", None),
-        ({"name": "P", "floor_cpm_micros": 100_000_001}, "invalid_value", "floor_cpm_micros", None),
-        ({"name": "P", "floor_cpm_micros": 2**70}, "invalid_value", "floor_cpm_micros", None),
-        ({"name": "P", "floor_cpm_micros": "1000"}, "invalid_value", "floor_cpm_micros", None),
-        ({"name": "P", "floor_cpm_micros": 1.5}, "invalid_value", "floor_cpm_micros", None),
-        ({"name": "P", "allowed_origins": "https://a.example"}, "invalid_value", "allowed_origins", None),
-        ({"name": "P", "allowed_origins": ["https://a.example/path"]}, "invalid_value", "allowed_origins[0]", None),
-        ({"name": "P", "allowed_origins": ["ftp://a.example"]}, "invalid_value", "allowed_origins[0]", None),
-        ({"name": "P", "allowed_origins": ["https://u:p@a.example"]}, "invalid_value", "allowed_origins[0]", None),
-        ({"name": "P", "allowed_origins": ["https://a.example:99999"]}, "invalid_value", "allowed_origins[0]", None),
-        ({"name": "P", "allowed_origins": ["ok.example", 5]}, "invalid_value", "allowed_origins[0]", None),
-        (
-            {"name": "P", "allowed_origins": [f"https://a{i}.example" for i in range(51)]},
-            "invalid_value",
-            "allowed_origins",
-            None,
-        ),
-    ],
-)
-def test_create_publisher_validation(
-    client: TestClient,
-    admin_headers: dict[str, str],
-    body: dict[str, Any],
-    code: str,
-    param: str,
-    message: str | None,
-) -> None:
-    r = client.post("/admin/v1/publishers", json=body, headers=admin_headers)
-    assert r.status_code == 400
-    err = r.json()["error"]
-    assert (err["type"], err["param"], err["code"]) == ("invalid_request_error", param, code)
-    if message is not None:
-        assert err["message"] == message
-    else:
-        assert err["message"].startswith(f"{param}: ")
+INVALID_BODIES: list[Any] = [
+    ({}, "missing_param", "name", "Missing required parameter: name."),
+    ({"name": "P", "kind": "x"}, "unknown_param", "kind", "Unknown parameter: kind."),
+    ({"name": "P", "supply": ""}, "invalid_value", "supply", None),
+    ({"name": "P", "supply": "has space"}, "invalid_value", "supply", None),
+    ({"name": "P", "supply": "x" * 65}, "invalid_value", "supply", None),
+    ({"name": "P", "floor_cpm_micros": -1}, "invalid_value", "floor_cpm_micros", None),
+    ({"name": "P", "floor_cpm_micros": 100_000_001}, "invalid_value", "floor_cpm_micros", None),
+    ({"name": "P", "floor_cpm_micros": 2**70}, "invalid_value", "floor_cpm_micros", None),
+    ({"name": "P", "floor_cpm_micros": "1000"}, "invalid_value", "floor_cpm_micros", None),
+    ({"name": "P", "floor_cpm_micros": 1.5}, "invalid_value", "floor_cpm_micros", None),
+    ({"name": "P", "allowed_origins": "https://a.example"}, "invalid_value", "allowed_origins", None),
+    (
+        {"name": "P", "allowed_origins": ["https://a.example/path"]},
+        "invalid_value",
+        "allowed_origins[0]",
+        None,
+    ),
+    ({"name": "P", "allowed_origins": ["ftp://a.example"]}, "invalid_value", "allowed_origins[0]", None),
+    (
+        {"name": "P", "allowed_origins": ["https://u:p@a.example"]},
+        "invalid_value",
+        "allowed_origins[0]",
+        None,
+    ),
+    (
+        {"name": "P", "allowed_origins": ["https://a.example:99999"]},
+        "invalid_value",
+        "allowed_origins[0]",
+        None,
+    ),
+    ({"name": "P", "allowed_origins": ["ok.example", 5]}, "invalid_value", "allowed_origins[0]", None),
+    (
+        {"name": "P", "allowed_origins": [f"https://a{i}.example" for i in range(51)]},
+        "invalid_value",
+        "allowed_origins",
+        None,
+    ),
+]
+
+
+def test_create_publisher_validation(client: TestClient, admin_headers: dict[str, str]) -> None:
+    for body, code, param, message in INVALID_BODIES:
+        r = client.post("/admin/v1/publishers", json=body, headers=admin_headers)
+        assert r.status_code == 400
+        err = r.json()["error"]
+        assert (err["type"], err["param"], err["code"]) == ("invalid_request_error", param, code)
+        if message is not None:
+            assert err["message"] == message
+        else:
+            assert err["message"].startswith(f"{param}: ")
 
 
 def test_list_publishers(client: TestClient, admin_headers: dict[str, str]) -> None:

@@ -18,8 +18,14 @@ from threadline.kit.errors import ApiError, openai_body
 from threadline.kit.secrets import hash_key
 
 UPLOAD_BUFFER_LIMIT = 5 * 1024 * 1024 + 65_536
-AUTH_REQUIRED = ApiError(401, "auth_required", "Authentication credentials were not provided.")
-INVALID_KEY = ApiError(401, "invalid_api_key", "Invalid API key.")
+
+
+def auth_required() -> ApiError:
+    return ApiError(401, "auth_required", "Authentication credentials were not provided.")
+
+
+def invalid_key() -> ApiError:
+    return ApiError(401, "invalid_api_key", "Invalid API key.")
 
 
 def is_advertiser_path(path: str) -> bool:
@@ -69,11 +75,11 @@ class AdvertiserGate:
     async def _authenticate(self, scope: Scope) -> KeyPrincipal:
         auth = header(scope, b"authorization")
         if auth is None:
-            raise AUTH_REQUIRED
+            raise auth_required()
         scheme, _, token = auth.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token.startswith("ak_") or len(token) > 200:
-            raise INVALID_KEY
+            raise invalid_key()
         ctx = self.ctx
         hit, _ = ctx.keys.get(hash_key(token), ctx.clock.monotonic())
         if hit:  # answered from memory: no need to leave the event loop
@@ -83,7 +89,7 @@ class AdvertiserGate:
                 authenticate, ctx.db, ctx.keys, ctx.clock, token, "advertiser"
             )
         if principal is None or principal.org_id is None:
-            raise INVALID_KEY
+            raise invalid_key()
         return principal
 
     async def _rate_limit(self, scope: Scope, principal: KeyPrincipal) -> dict[str, str] | None:

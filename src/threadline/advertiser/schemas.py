@@ -9,8 +9,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from threadline.kit.schemas import StrictModel
 
@@ -23,16 +32,24 @@ MAX_TIMESTAMP = 253_402_300_799
 MAX_AD_GROUPS = 50
 MAX_ADS = 50
 MAX_ID_LENGTH = 64
+CARD_BODY_MAX = 100
 
 Frequency = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]
 PricingModel = Literal["cpm", "cpc"]
 ChildStatus = Literal["active", "paused", "archived"]
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refusing it here keeps it a 400 instead of a driver error.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be all spaces")
-    return value
+    return _no_nul(value)
 
 
 def _http_url(value: str) -> str:
@@ -53,11 +70,18 @@ def _http_url(value: str) -> str:
 
 
 Name = Annotated[str, Field(min_length=3, max_length=100), AfterValidator(_not_blank)]
-Description = Annotated[str, Field(max_length=1000)]
+NoNul = AfterValidator(_no_nul)
+Description = Annotated[str, Field(max_length=1000), NoNul]
 Timestamp = Annotated[int, Field(ge=0, le=MAX_TIMESTAMP, description="Unix seconds, UTC")]
-Hint = Annotated[str, Field(min_length=1, max_length=100)]
+Hint = Annotated[str, Field(min_length=1, max_length=100), NoNul]
 TargetUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_http_url)]
-ResourceId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+ResourceId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), NoNul]
+CountryText = Annotated[str, Field(min_length=1, max_length=16), NoNul]
+Title = Annotated[str, Field(min_length=3, max_length=50), NoNul]
+FileId = Annotated[str, Field(min_length=1, max_length=128), NoNul]
+CtaText = Annotated[str, Field(min_length=1, max_length=20), NoNul]
+Question = Annotated[str, Field(min_length=3, max_length=100), NoNul]
+PollOption = Annotated[str, Field(min_length=1, max_length=25), NoNul]
 # `status` is accepted by the parser only so the service can answer 400 use_status_action.
 RejectedStatus = SkipJsonSchema[Any]
 
@@ -68,8 +92,8 @@ RejectedStatus = SkipJsonSchema[Any]
 class LocationIn(StrictModel):
     """One country: ``country_code`` (ISO 3166-1 alpha-2, any case) or its alias ``id``."""
 
-    country_code: str | None = Field(default=None, max_length=16)
-    id: str | None = Field(default=None, max_length=16)
+    country_code: CountryText | None = None
+    id: CountryText | None = None
     type: Literal["country"] | None = None  # lets a client send back what it read
 
 
@@ -104,23 +128,42 @@ class BiddingConfigIn(StrictModel):
 class ChatCardIn(StrictModel):
     type: Literal["chat_card"]
     # Optional only because auto_generate would write them; the service requires them otherwise.
-    title: str | None = Field(default=None, min_length=3, max_length=50)
-    body: str | None = Field(default=None, min_length=1, max_length=100)
+    title: Title | None = None
+    # Length checked in the service: kit.errors.format_loc drops every loc part named "body", so a
+    # Pydantic error here would lose its param. (Declared for OpenAPI all the same.)
+    body: str | None = Field(default=None, json_schema_extra={"minLength": 1, "maxLength": CARD_BODY_MAX})
     target_url: TargetUrl
-    file_id: str | None = Field(default=None, min_length=1, max_length=128)
-    cta_text: str | None = Field(default=None, min_length=1, max_length=20)
+    file_id: FileId | None = None
+    cta_text: CtaText | None = None
     auto_generate: bool | None = None
 
 
 class PollIn(StrictModel):
     type: Literal["poll"]
-    question: str = Field(min_length=3, max_length=100)
-    options: list[Annotated[str, Field(min_length=1, max_length=25)]] = Field(min_length=2, max_length=4)
+    question: Question
+    options: list[PollOption] = Field(min_length=2, max_length=4)
     target_url: TargetUrl | None = None
     auto_generate: bool | None = None
 
 
-CreativeIn = Annotated[ChatCardIn | PollIn, Field(discriminator="type")]
+CREATIVE_TYPES = ("chat_card", "poll")
+
+
+def _creative_tag(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # Pydantic reports a bad or missing tag at the creative itself; clients expect `creative.type`.
+    if isinstance(value, dict) and value.get("type") not in CREATIVE_TYPES:
+        detail: InitErrorDetails = {
+            "type": "missing"
+            if "type" not in value
+            else PydanticCustomError("literal_error", "type must be one of: chat_card, poll"),
+            "loc": ("type",),
+            "input": value,
+        }
+        raise ValidationError.from_exception_data("creative", [detail])
+    return handler(value)
+
+
+CreativeIn = Annotated[ChatCardIn | PollIn, Field(discriminator="type"), WrapValidator(_creative_tag)]
 
 
 # --- create bodies -----------------------------------------------------------------------------

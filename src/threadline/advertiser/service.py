@@ -51,7 +51,9 @@ def use_status_action() -> ApiError:
 
 
 def _archived() -> ApiError:
-    return ApiError(400, "campaign_archived", "This campaign is archived; archived campaigns cannot be changed.")
+    return ApiError(
+        400, "campaign_archived", "This campaign is archived; archived campaigns cannot be changed."
+    )
 
 
 def _refuse_nulls(body: BaseModel, nullable: frozenset[str] = frozenset()) -> None:
@@ -60,7 +62,9 @@ def _refuse_nulls(body: BaseModel, nullable: frozenset[str] = frozenset()) -> No
             raise invalid(f"{name} cannot be null.", name)
 
 
-def _writable_campaign(session: Session, org_id: str, campaign_id: str, *, param: str | None = None) -> Campaign:
+def _writable_campaign(
+    session: Session, org_id: str, campaign_id: str, *, param: str | None = None
+) -> Campaign:
     campaign = repo.get_campaign(session, org_id, campaign_id, param=param, lock=True)
     if campaign.status == "archived":
         raise _archived()
@@ -131,12 +135,16 @@ def campaign_action(ctx: AppContext, org_id: str, campaign_id: str, action: Acti
             if campaign.status != "active":
                 if campaign.review_status != "approved":
                     raise ApiError(
-                        400, "campaign_not_approved", "This campaign cannot be activated until it is approved."
+                        400,
+                        "campaign_not_approved",
+                        "This campaign cannot be activated until it is approved.",
                     )
                 _set_status(ctx, campaign, "active")
         elif action == "pause":
             if campaign.status != "active":
-                raise ApiError(400, "campaign_not_running", "This campaign is not running; there is nothing to pause.")
+                raise ApiError(
+                    400, "campaign_not_running", "This campaign is not running; there is nothing to pause."
+                )
             _set_status(ctx, campaign, "paused")
         else:
             _set_status(ctx, campaign, "archived")
@@ -249,7 +257,8 @@ def update_ad(ctx: AppContext, org_id: str, ad_id: str, body: AdUpdate) -> dict[
         if body.creative is not None:
             if body.creative.type != ad.creative["type"]:
                 raise invalid(
-                    f"This ad is a {ad.creative['type']}; a creative update must keep its type.", "creative.type"
+                    f"This ad is a {ad.creative['type']}; a creative update must keep its type.",
+                    "creative.type",
                 )
             creative = plan_creative(body.creative, FileChecker(s, org_id), "creative")
             if creative != ad.creative:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from threadline.advertiser import review
 from threadline.advertiser.countries import normalise_country
 from threadline.advertiser.schemas import (
+    CARD_BODY_MAX,
     AdFields,
     AdGroupFields,
     ChatCardIn,
@@ -96,9 +97,7 @@ def plan_countries(targeting: TargetingIn | None) -> list[str]:
         codes = {normalise_country(v) for v in given}
         code = codes.pop() if len(codes) == 1 else None
         if code is None:
-            raise invalid(
-                f"{given[0]!r} is not an ISO 3166-1 alpha-2 country code.", f"{INCLUDE_PARAM}[{i}]"
-            )
+            raise invalid(f"{given[0]!r} is not an ISO 3166-1 alpha-2 country code.", f"{INCLUDE_PARAM}[{i}]")
         if code not in countries:
             countries.append(code)
     return countries
@@ -136,6 +135,10 @@ def plan_creative(
             raise _missing(join(prefix, "title"))
         if creative.body is None:
             raise _missing(join(prefix, "body"))
+        if not 1 <= len(creative.body) <= CARD_BODY_MAX or "\x00" in creative.body:
+            raise invalid(
+                f"body must be 1-{CARD_BODY_MAX} characters without NUL characters.", join(prefix, "body")
+            )
         if creative.file_id is not None:
             files.check(creative.file_id, join(prefix, "file_id"))
         return {
@@ -174,9 +177,7 @@ def plan_ad(ad: AdFields, files: FileChecker, prefix: str, group_type: str | Non
     return AdPlan(name=ad.name or creative_title(creative), status=ad.status or "active", creative=creative)
 
 
-def plan_ad_group(
-    group: AdGroupFields, ads: list[AdFields], files: FileChecker, prefix: str
-) -> AdGroupPlan:
+def plan_ad_group(group: AdGroupFields, ads: list[AdFields], files: FileChecker, prefix: str) -> AdGroupPlan:
     plan = AdGroupPlan(
         name=group.name,
         context_hints=list(group.context_hints),

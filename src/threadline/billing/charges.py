@@ -20,7 +20,13 @@ from typing import Any
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from threadline.billing.providers import CardDetails, ChargeResult, InvalidCardToken, PaymentProvider, ProviderError
+from threadline.billing.providers import (
+    CardDetails,
+    ChargeResult,
+    InvalidCardToken,
+    PaymentProvider,
+    ProviderError,
+)
 from threadline.context import AppContext
 from threadline.kit.clock import Clock
 from threadline.kit.ids import new_id
@@ -150,7 +156,9 @@ def reconcile_pending_charges(ctx: AppContext, older_than_seconds: int) -> Recon
     with ctx.db.read() as s:
         stale = list(
             s.execute(
-                select(Charge).where(Charge.status == "pending", Charge.created_at <= cutoff).order_by(Charge.seq)
+                select(Charge)
+                .where(Charge.status == "pending", Charge.created_at <= cutoff)
+                .order_by(Charge.seq)
             ).scalars()
         )
     counts = {"refunded": 0, "abandoned": 0, "declined": 0, "completed": 0, "failed": 0}
@@ -181,8 +189,14 @@ def _reconcile_one(ctx: AppContext, provider: PaymentProvider, charge: Charge) -
         return "abandoned"
     if found.status == "declined":
         with ctx.db.write() as s:
-            settle(s, ctx.clock, charge.id, status="declined", provider_ref=found.provider_ref,
-                   failure_code=found.decline_code)
+            settle(
+                s,
+                ctx.clock,
+                charge.id,
+                status="declined",
+                provider_ref=found.provider_ref,
+                failure_code=found.decline_code,
+            )
         return "declined"
     assert found.provider_ref is not None
     # Claim the row first: once it is no longer pending, a late retry starts a fresh attempt instead
@@ -191,12 +205,16 @@ def _reconcile_one(ctx: AppContext, provider: PaymentProvider, charge: Charge) -
         if not settle(s, ctx.clock, charge.id, status="refunded", provider_ref=found.provider_ref):
             return "completed"
     try:
-        provider.refund(provider_ref=found.provider_ref, idempotency_key=f"refund-{charge.provider_idempotency_key}")
+        provider.refund(
+            provider_ref=found.provider_ref, idempotency_key=f"refund-{charge.provider_idempotency_key}"
+        )
     except BaseException:
         # Not refunded after all: put the row back so the next run tries again.
         with ctx.db.write() as s:
             s.execute(
-                update(Charge).where(Charge.id == charge.id, Charge.status == "refunded").values(status="pending")
+                update(Charge)
+                .where(Charge.id == charge.id, Charge.status == "refunded")
+                .values(status="pending")
             )
         raise
     return "refunded"

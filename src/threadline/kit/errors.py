@@ -67,10 +67,12 @@ Renderer = Callable[[ApiError, Request], Response]
 def format_loc(loc: Sequence[int | str]) -> str | None:
     """Pydantic's error location as a dotted path with indexes: ``ad_groups[0].ads[1].title``."""
     out = ""
+    if loc and loc[0] in _SOURCES:
+        loc = loc[1:]
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in _SKIPPED_LOC_PARTS or "[" in str(part):
+        elif part in _UNION_TAGS or "[" in str(part):
             # discriminated-union tags and validator names are not fields
             continue
         else:
@@ -78,8 +80,9 @@ def format_loc(loc: Sequence[int | str]) -> str | None:
     return out or None
 
 
-# Tags of discriminated unions appear in Pydantic locations; they are not part of the client's path.
-_SKIPPED_LOC_PARTS = {"body", "query", "path", "header", "chat_card", "poll"}
+# Where FastAPI found the value (first element) and discriminated-union tags are not the client's path.
+_SOURCES = {"body", "query", "path", "header"}
+_UNION_TAGS = {"chat_card", "poll"}
 
 _MISSING = {"missing", "missing_argument"}
 _EXTRA = {"extra_forbidden", "unexpected_keyword_argument"}

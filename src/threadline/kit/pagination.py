@@ -34,6 +34,10 @@ class PageParams:
     def __post_init__(self) -> None:
         if self.after is not None and self.before is not None:
             raise invalid("Pass either after or before, not both.", "before")
+        for name in ("after", "before"):
+            value = getattr(self, name)
+            if value is not None and "\x00" in value:  # unqueryable on PostgreSQL, so unknown
+                raise invalid(f"No such object for cursor {name}.", name)
         if not 1 <= self.limit <= MAX_LIMIT:
             raise invalid(f"limit must be between 1 and {MAX_LIMIT}.", "limit")
 
@@ -46,7 +50,7 @@ class Page(Generic[T]):
 
 def keyset_page(
     session: Session,
-    stmt: Select[tuple[T]],
+    stmt: Select[T],
     *,
     seq: InstrumentedAttribute[int],
     id_: InstrumentedAttribute[str],

@@ -37,7 +37,9 @@ def create_org(session: Session, clock: Clock, *, name: str, url: str = "") -> N
 def get_org(session: Session, org_id: str) -> Org:
     org = None
     if is_uuid(org_id):
-        org = session.execute(select(Org).where(Org.id == org_id, Org.deleted_at.is_(None))).scalar_one_or_none()
+        org = session.execute(
+            select(Org).where(Org.id == org_id, Org.deleted_at.is_(None))
+        ).scalar_one_or_none()
     if org is None:
         raise not_found("organization", "org_id")
     return org

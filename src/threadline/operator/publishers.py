@@ -5,8 +5,8 @@ from __future__ import annotations
 from threadline.auth import keys
 from threadline.context import AppContext
 from threadline.kit.ids import new_id
-from threadline.operator import repository
 from threadline.kit.pagination import PageParams, keyset_page
+from threadline.operator import repository
 from threadline.operator.listing import to_page
 from threadline.operator.schemas import NewPublisherOut, Page, PublisherCreate, PublisherOut
 from threadline.store.models import Publisher

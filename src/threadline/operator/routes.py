@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Response
 
 from threadline.context import AppContext
+from threadline.kit import pagination
+from threadline.kit.pagination import PageParams
 from threadline.kit.schemas import error_responses
-from threadline.operator import event_keys, publishers, service
+from threadline.operator import event_keys, publishers, review, service
 from threadline.operator.admin_token import ensure_admin_token
 from threadline.operator.deps import AdminAuth, AdminRoute, Ctx
-from threadline.kit.pagination import PageParams
 from threadline.operator.listing import page_params
 from threadline.operator.schemas import (
     ChargeOut,
@@ -27,6 +28,9 @@ from threadline.operator.schemas import (
     PaymentMethodOut,
     PublisherCreate,
     PublisherOut,
+    RejectBody,
+    ReviewCampaignOut,
+    ReviewQueue,
 )
 
 router = APIRouter(prefix="/admin/v1", tags=["operator"], route_class=AdminRoute, dependencies=[AdminAuth])
@@ -56,7 +60,10 @@ def rotate_api_key(ctx: Ctx, org_id: str) -> KeyRotationOut:
 
 
 @router.post(
-    "/orgs/{org_id}/api_key/revoke", status_code=204, response_class=Response, responses=error_responses(401, 404)
+    "/orgs/{org_id}/api_key/revoke",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 404),
 )
 def revoke_api_key(ctx: Ctx, org_id: str) -> Response:
     service.revoke_api_key(ctx, org_id)
@@ -67,7 +74,7 @@ def revoke_api_key(ctx: Ctx, org_id: str) -> Response:
     "/orgs/{org_id}/payment_methods",
     status_code=201,
     response_model=PaymentMethodOut,
-    responses=error_responses(400, 401, 404),
+    responses=error_responses(400, 401, 404, 503),
 )
 def add_payment_method(ctx: Ctx, org_id: str, body: PaymentMethodCreate) -> PaymentMethodOut:
     return service.add_payment_method(ctx, org_id, body)
@@ -84,7 +91,9 @@ def delete_payment_method(ctx: Ctx, org_id: str, payment_method_id: str) -> Resp
     return Response(status_code=204)
 
 
-@router.get("/orgs/{org_id}/charges", response_model=Page[ChargeOut], responses=error_responses(400, 401, 404))
+@router.get(
+    "/orgs/{org_id}/charges", response_model=Page[ChargeOut], responses=error_responses(400, 401, 404)
+)
 def list_charges(ctx: Ctx, org_id: str, params: Params) -> Page[ChargeOut]:
     return service.list_charges(ctx, org_id, params)
 
@@ -110,7 +119,9 @@ def delete_event_key(ctx: Ctx, org_id: str, key_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/publishers", status_code=201, response_model=NewPublisherOut, responses=error_responses(400, 401))
+@router.post(
+    "/publishers", status_code=201, response_model=NewPublisherOut, responses=error_responses(400, 401)
+)
 def create_publisher(ctx: Ctx, body: PublisherCreate) -> NewPublisherOut:
     return publishers.create_publisher(ctx, body)
 
@@ -118,6 +129,31 @@ def create_publisher(ctx: Ctx, body: PublisherCreate) -> NewPublisherOut:
 @router.get("/publishers", response_model=Page[PublisherOut], responses=error_responses(400, 401))
 def list_publishers(ctx: Ctx, params: Params) -> Page[PublisherOut]:
     return publishers.list_publishers(ctx, params)
+
+
+@router.get("/review_queue", response_model=ReviewQueue, responses=error_responses(400, 401))
+def review_queue(
+    ctx: Ctx, limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT
+) -> ReviewQueue:
+    return review.review_queue(ctx, limit)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/approve",
+    response_model=ReviewCampaignOut,
+    responses=error_responses(400, 401, 404),
+)
+def approve_campaign(ctx: Ctx, campaign_id: str) -> ReviewCampaignOut:
+    return review.approve(ctx, campaign_id)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/reject",
+    response_model=ReviewCampaignOut,
+    responses=error_responses(400, 401, 404),
+)
+def reject_campaign(ctx: Ctx, campaign_id: str, body: RejectBody) -> ReviewCampaignOut:
+    return review.reject(ctx, campaign_id, body)
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:

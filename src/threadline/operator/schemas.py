@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, Field
 
 from threadline.advertiser.account import AdAccountOut
+from threadline.advertiser.schemas import AdGroupOut, AdOut, CampaignOut
 from threadline.kit.schemas import StrictModel
 
 T = TypeVar("T")
@@ -35,7 +36,9 @@ _SUPPLY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 def _supply(value: str) -> str:
     if not _SUPPLY.fullmatch(value):
-        raise ValueError("must be 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit")
+        raise ValueError(
+            "must be 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
+        )
     return value
 
 
@@ -167,3 +170,26 @@ class NewPublisherOut(PublisherOut):
 
 class RejectBody(StrictModel):
     reason: Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_not_blank)]
+
+
+class ReviewCampaignOut(CampaignOut):
+    """The advertiser's campaign object, plus the org it belongs to (operators see every org)."""
+
+    org_id: str
+
+
+class ReviewAdGroupOut(AdGroupOut):
+    ads: list[AdOut]
+
+
+class ReviewQueueItem(ReviewCampaignOut):
+    ad_groups: list[ReviewAdGroupOut]
+
+
+class ReviewQueue(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ReviewQueueItem]
+    count: int
+    first_id: str | None
+    last_id: str | None
+    has_more: bool

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from threadline.advertiser.account import AdAccountOut
+from threadline.billing.providers import ProviderError
 from threadline.context import AppContext
-from threadline.operator import orgs, repository
+from threadline.kit.errors import ApiError
 from threadline.kit.pagination import PageParams, keyset_page
+from threadline.operator import orgs, repository
 from threadline.operator.listing import to_page
 from threadline.operator.schemas import (
-    AdAccountOut,
     ChargeOut,
     KeyRotationOut,
     NewOrgOut,
@@ -18,6 +20,7 @@ from threadline.operator.schemas import (
     PaymentMethodOut,
 )
 from threadline.store.models import AdAccount, Charge, Org, PaymentMethod
+
 
 def _account_out(account: AdAccount) -> AdAccountOut:
     return AdAccountOut(
@@ -47,7 +50,10 @@ def create_org_with_card(
     """The CLI's `orgs create --card`: an unusable card leaves no half-made org behind."""
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name=body.name, url=body.url or "")
-        pm = orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], new.org.id, card.token)
+        try:
+            pm = orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], new.org.id, card.token)
+        except ProviderError:
+            raise provider_unavailable() from None
     return _new_org_out(new), _payment_method_out(pm)
 
 
@@ -89,9 +95,22 @@ def _payment_method_out(pm: PaymentMethod) -> PaymentMethodOut:
     return PaymentMethodOut(id=pm.id, brand=pm.brand, last4=pm.last4, is_default=pm.is_default)
 
 
+def provider_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "payment_provider_unavailable",
+        "The payment provider could not be reached. Retry later.",
+        type="api_error",
+        headers={"Retry-After": "1"},
+    )
+
+
 def add_payment_method(ctx: AppContext, org_id: str, body: PaymentMethodCreate) -> PaymentMethodOut:
-    with ctx.db.write() as s:
-        pm = orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], org_id, body.token)
+    try:
+        with ctx.db.write() as s:
+            pm = orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], org_id, body.token)
+    except ProviderError:
+        raise provider_unavailable() from None
     return _payment_method_out(pm)
 
 

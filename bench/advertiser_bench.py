@@ -1,0 +1,162 @@
+"""Advertiser API figures (issue: foundation).
+
+1. GET /v1/ad_account throughput vs a bare endpoint on the same server (auth + rate limit + routing overhead).
+2. GET /v1/campaigns?limit=20 latency with 10,000 campaigns in the org (first page and a deep cursor).
+3. Nested POST /v1/campaigns with 5 ad groups x 5 ads: p50 latency.
+
+Usage: python -m bench.advertiser_bench [--store sqlite|postgres] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import fresh_store, machine, percentiles, report, start_server, wrk
+from threadline.billing.providers import make_provider
+from threadline.config import Settings
+from threadline.context import build_context
+from threadline.kit.ids import new_id
+from threadline.operator import orgs
+from threadline.store.models import Campaign
+
+N_CAMPAIGNS = 10_000
+
+
+def seed(url: str, data_dir: Path) -> tuple[str, str]:
+    settings = Settings(data_dir=data_dir, database_url=url)
+    ctx = build_context(settings)
+    with ctx.db.write() as s:
+        new = orgs.create_org(s, ctx.clock, name="Bench Org", url="https://bench.example.com")
+        orgs.add_payment_method(s, ctx.clock, make_provider(settings, ctx.db, ctx.clock), new.org.id, "tok_visa")
+    now = ctx.clock.now_s()
+    rows = [
+        {
+            "id": new_id(),
+            "org_id": new.org.id,
+            "ad_account_id": new.ad_account.id,
+            "name": f"Campaign {i}",
+            "description": None,
+            "status": "paused",
+            "review_status": "approved",
+            "review_submitted_at": now,
+            "start_time": now,
+            "end_time": None,
+            "lifetime_spend_limit_micros": 25_000_000,
+            "spent_micros": 0,
+            "recurring_frequency": "daily",
+            "pricing_model": "cpm",
+            "target_countries": ["US"],
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(N_CAMPAIGNS)
+    ]
+    with ctx.db.write() as s:
+        s.execute(Campaign.__table__.insert(), rows)
+    ctx.db.dispose()
+    return new.api_key, rows[N_CAMPAIGNS // 2]["id"]
+
+
+def nested_body(i: int) -> dict[str, object]:
+    ads = [
+        {
+            "name": f"Ad {j}",
+            "creative": {
+                "type": "chat_card",
+                "title": f"Running shoes {j}",
+                "body": "Lightweight and built for the long run.",
+                "target_url": "https://example.com/shoes",
+            },
+        }
+        for j in range(5)
+    ]
+    groups = [
+        {
+            "name": f"Group {g}",
+            "context_hints": ["running shoes", "marathon training", f"topic {g}"],
+            "bidding_config": {"max_bid_micros": 2_000_000},
+            "ads": ads,
+        }
+        for g in range(5)
+    ]
+    return {
+        "name": f"Nested bench {i}",
+        "budget": {"lifetime_spend_limit_micros": 25_000_000},
+        "targeting": {"locations": {"include": ["US", "DE"]}},
+        "ad_groups": groups,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--creates", type=int, default=200)
+    args = parser.parse_args()
+    print(f"# machine: {machine()}")
+    with fresh_store(args.store) as url:
+        data_dir = Path(tempfile.mkdtemp(prefix="threadline-bench-data-"))
+        key, middle_id = seed(url, data_dir)
+        server = start_server(
+            url,
+            data_dir,
+            THREADLINE_RATE_LIMIT_PER_HOUR="1000000000",
+            THREADLINE_CAMPAIGN_CREATE_LIMIT_PER_HOUR="1000000000",
+        )
+        try:
+            auth = {"Authorization": f"Bearer {key}"}
+            base = server.base_url
+            wrk(f"{base}/bench/bare-json", seconds=2)  # warm up
+            bare = wrk(f"{base}/bench/bare-json", seconds=args.seconds)
+            account = wrk(f"{base}/v1/ad_account", seconds=args.seconds, headers=auth)
+            report(
+                "ad_account_vs_bare",
+                store=args.store,
+                bare_rps=round(bare["rps"]),
+                ad_account_rps=round(account["rps"]),
+                ratio=round(account["rps"] / bare["rps"], 3),
+                target_ratio=0.6,
+                non_2xx=account["non_2xx"],
+            )
+            first = wrk(f"{base}/v1/campaigns?limit=20", seconds=args.seconds, connections=1, headers=auth)
+            deep = wrk(
+                f"{base}/v1/campaigns?limit=20&after={middle_id}", seconds=args.seconds, connections=1, headers=auth
+            )
+            report(
+                "list_campaigns_10k",
+                store=args.store,
+                first_page_p50_ms=round(first["p50_ms"], 3),
+                first_page_p99_ms=round(first["p99_ms"], 3),
+                deep_cursor_p50_ms=round(deep["p50_ms"], 3),
+                deep_cursor_p99_ms=round(deep["p99_ms"], 3),
+                target_p99_ms=15,
+                non_2xx=first["non_2xx"] + deep["non_2xx"],
+            )
+            samples: list[float] = []
+            with httpx.Client(base_url=base, headers=auth, timeout=30) as http:
+                for i in range(args.creates):
+                    t0 = time.perf_counter()
+                    r = http.post("/v1/campaigns", json=nested_body(i))
+                    samples.append((time.perf_counter() - t0) * 1000)
+                    if r.status_code != 201:
+                        raise SystemExit(f"nested create failed: {r.status_code} {r.text}")
+            stats = percentiles(samples)
+            report(
+                "nested_create_5x5",
+                store=args.store,
+                p50_ms=round(stats["p50_ms"], 2),
+                p99_ms=round(stats["p99_ms"], 2),
+                n=int(stats["n"]),
+                target_p50_ms=30,
+            )
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Benchmark plumbing: fresh stores, the real server process, wrk runs, and one summary line per figure."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from tests.e2e.server import ServerProcess
+from threadline.store.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("THREADLINE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+@contextmanager
+def fresh_store(store: str) -> Iterator[str]:
+    """A migrated, empty database URL for ``sqlite`` or ``postgres``."""
+    if store == "sqlite":
+        tmp = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        try:
+            yield url
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    name = f"threadline_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def start_server(url: str, data_dir: Path, **env: str) -> ServerProcess:
+    base = {
+        "THREADLINE_DATABASE_URL": url,
+        "THREADLINE_ADMIN_TOKEN": "adm_bench",
+        "THREADLINE_LOG_REQUESTS": "false",
+        "THREADLINE_BENCH_BARE_ENDPOINTS": "1",
+        "THREADLINE_SECRET_KEY": "bench-secret",
+    }
+    server = ServerProcess(data_dir, {**base, **env})
+    server.start()
+    return server
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: int = 10,
+    connections: int = 32,
+    threads: int = 1,
+    headers: dict[str, str] | None = None,
+    lua: str | None = None,
+    rate: int | None = None,
+) -> dict[str, float]:
+    """Run wrk and return requests/s and latency percentiles in ms."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is required for this benchmark: apt-get install wrk")
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", f"{k}: {v}"]
+    script_path = None
+    if lua:
+        fd, script_path = tempfile.mkstemp(suffix=".lua")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(lua)
+        cmd += ["-s", script_path]
+    cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if script_path:
+        os.unlink(script_path)
+    result: dict[str, float] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if m:
+            result[f"p{pct}_ms"] = float(m.group(1)) * _UNITS[m.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    result["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
+    return result
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+
+    def pick(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+    return {"p50_ms": pick(50), "p99_ms": pick(99), "n": float(len(ordered))}
+
+
+def report(figure: str, **values: object) -> None:
+    print(json.dumps({"figure": figure, **values}, sort_keys=False), flush=True)
