@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
+import anyio.to_thread
 from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from threadline.advertiser.deps import Ctx, OrgId
+from threadline.context import AppContext
 from threadline.kit.schemas import error_responses
 from threadline.operator.orgs import default_ad_account
 
 router = APIRouter(tags=["ad account"])
+
+# Ad accounts never change once created (no API edits them), so a short per-process cache keeps
+# this smoke-test endpoint off the database without ever serving stale data for long.
+CACHE_SECONDS = 5.0
 
 
 class AdAccountOut(BaseModel):
@@ -20,14 +29,27 @@ class AdAccountOut(BaseModel):
     currency_code: str
 
 
-@router.get("/v1/ad_account", response_model=AdAccountOut, responses=error_responses(401, 429))
-def get_ad_account(ctx: Ctx, org_id: OrgId) -> AdAccountOut:
+def _load(ctx: AppContext, org_id: str) -> bytes:
     with ctx.db.read() as s:
         account = default_ad_account(s, org_id)
-        return AdAccountOut(
+        out = AdAccountOut(
             id=account.id,
             name=account.name,
             url=account.url,
             timezone=account.timezone,
             currency_code=account.currency_code,
         )
+    return json.dumps(out.model_dump(), separators=(",", ":")).encode()
+
+
+@router.get("/v1/ad_account", response_model=AdAccountOut, responses=error_responses(401, 429))
+async def get_ad_account(ctx: Ctx, org_id: OrgId) -> Response:
+    cache: dict[str, tuple[float, bytes]] = ctx.services.setdefault("ad_account_cache", {})
+    now = ctx.clock.monotonic()
+    hit = cache.get(org_id)
+    if hit is not None and hit[0] > now:
+        body = hit[1]
+    else:
+        body = await anyio.to_thread.run_sync(_load, ctx, org_id)
+        cache[org_id] = (now + CACHE_SECONDS, body)
+    return Response(body, media_type="application/json")

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ COUNTERS = (
     "conversions",
     "conversion_value_micros",
 )
-_TABLE = InsightsHourly.__table__
+_TABLE: Table = InsightsHourly.__table__  # type: ignore[assignment]
 _CONFLICT = ["ad_id", "hour", "supply", "country"]
 
 

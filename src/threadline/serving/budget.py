@@ -5,7 +5,7 @@ itself, so no interleaving of requests or server processes can push a campaign o
 It runs in the caller's transaction, next to the impression/click row and the rollup it pays for.
 
 Pacing (campaigns with an `end_time`): time from `start_time` is cut into `recurring_frequency` periods;
-the first charge in a period fixes that period's cap at (limit − spent so far) / periods left, stored in
+the first charge in a period fixes that period's cap at (limit - spent so far) / periods left, stored in
 `campaign_pacing`, and every charge in the period is held under that cap by the same kind of UPDATE.
 """
 
@@ -92,7 +92,9 @@ def reserve(
     if period is not None:  # give the period its share back; the row is already ours in this transaction
         session.execute(
             update(campaign_pacing)
-            .where(campaign_pacing.c.campaign_id == campaign_id, campaign_pacing.c.period_start == period.start)
+            .where(
+                campaign_pacing.c.campaign_id == campaign_id, campaign_pacing.c.period_start == period.start
+            )
             .values(spent_micros=campaign_pacing.c.spent_micros - amount)
         )
     return Reservation(False, "budget_exhausted")

@@ -28,9 +28,7 @@ def record_click(
 
     Budget reservation is the caller's business: ``charge_micros`` is what was already reserved.
     """
-    ad = session.execute(
-        select(Ad.org_id, Ad.campaign_id, Ad.ad_group_id).where(Ad.id == ad_id)
-    ).first()
+    ad = session.execute(select(Ad.org_id, Ad.campaign_id, Ad.ad_group_id).where(Ad.id == ad_id)).first()
     if ad is None:
         raise not_found("ad", "ad_id")
     now = clock.now_s()

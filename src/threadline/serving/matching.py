@@ -10,13 +10,14 @@ number of ads.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
+import snowballstemmer  # type: ignore[import-untyped]
 
 # Matching flexibility → the relevance an ad group must reach. "high" is the most permissive (the
 # legacy API's default), "low" the strictest.
@@ -29,14 +30,167 @@ COVERAGE_WEIGHT = 0.75  # the rest rewards phrases found in order
 EXTRA_HINT_BONUS = 0.05  # per additional hint of the same group that matches at all
 
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just let me more most
-    my myself no nor not now of off on once only or other our ours ourselves out over own same she should
-    so some such than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves im ive id youre dont cant wont isnt s t re ve ll d m get got also really want
-    need like know think please thanks thank hi hello yes ok okay""".split()
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "let",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "im",
+        "ive",
+        "id",
+        "youre",
+        "dont",
+        "cant",
+        "wont",
+        "isnt",
+        "s",
+        "t",
+        "re",
+        "ve",
+        "ll",
+        "d",
+        "m",
+        "get",
+        "got",
+        "also",
+        "really",
+        "want",
+        "need",
+        "like",
+        "know",
+        "think",
+        "please",
+        "thanks",
+        "thank",
+        "hi",
+        "hello",
+        "yes",
+        "ok",
+        "okay",
+    ]
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -73,7 +227,7 @@ class Conversation:
             for s in seq:
                 if weights.get(s, 0.0) < weight:
                     weights[s] = weight
-            bigrams.update(zip(seq, seq[1:], strict=False))
+            bigrams.update(itertools.pairwise(seq))
         return cls(weights, frozenset(bigrams))
 
 
@@ -88,11 +242,11 @@ class HintIndex:
     """Hints of many ad groups, searchable by conversation. Build once per index snapshot; read-only after."""
 
     def __init__(self) -> None:
-        self._keys: list[Hashable] = []
+        self._keys: list[str] = []
         self._hints: list[_Hint] = []
         self._postings: dict[str, list[int]] = {}
 
-    def add(self, key: Hashable, hints: Iterable[str]) -> None:
+    def add(self, key: str, hints: Iterable[str]) -> None:
         group = len(self._keys)
         self._keys.append(key)
         for text in hints:
@@ -101,14 +255,14 @@ class HintIndex:
             if not distinct:
                 continue
             hint_no = len(self._hints)
-            self._hints.append(_Hint(group, distinct, tuple(dict.fromkeys(zip(seq, seq[1:], strict=False)))))
+            self._hints.append(_Hint(group, distinct, tuple(dict.fromkeys(itertools.pairwise(seq)))))
             for s in distinct:
                 self._postings.setdefault(s, []).append(hint_no)
 
     def __len__(self) -> int:
         return len(self._keys)
 
-    def score(self, conversation: Conversation) -> dict[Hashable, float]:
+    def score(self, conversation: Conversation) -> dict[str, float]:
         """Relevance in (0, 1] of every group with at least one hint word in the conversation."""
         hit: dict[int, float] = {}
         postings = self._postings
@@ -140,8 +294,8 @@ def _hint_score(hint: _Hint, weight_sum: float, bigrams: frozenset[tuple[str, st
 def relevance(hints: Iterable[str], messages: Sequence[str]) -> float:
     """One group's relevance to a conversation (convenience for tests and tools; serving uses HintIndex)."""
     index = HintIndex()
-    index.add(0, hints)
-    return index.score(Conversation.from_messages(messages)).get(0, 0.0)
+    index.add("0", hints)
+    return index.score(Conversation.from_messages(messages)).get("0", 0.0)
 
 
 def threshold(aggressiveness: str) -> float:

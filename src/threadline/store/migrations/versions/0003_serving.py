@@ -119,8 +119,7 @@ def _create_triggers() -> None:
     for table, cols in WATCHED.items():
         for name, event in (("ins", "INSERT"), ("del", "DELETE"), ("upd", f"UPDATE OF {cols}")):
             op.execute(
-                f"CREATE TRIGGER trg_serving_{table}_{name} AFTER {event} ON {table} "
-                f"BEGIN {bump}; END"
+                f"CREATE TRIGGER trg_serving_{table}_{name} AFTER {event} ON {table} BEGIN {bump}; END"
             )
 
 

@@ -1,0 +1,329 @@
+"""The in-memory index of servable ads the decision path reads (it never queries per candidate).
+
+A snapshot holds every ad of an active+approved campaign whose ad group and ad are active, with its
+campaign's budget state and its ad group's compiled hints. Freshness:
+- structure: migration 0003 keeps a version counter in `serving_state`, bumped by triggers in the same
+  transaction as any change to campaigns/ad groups/ads/orgs that matters here (spend excluded). A
+  background thread polls that one row every `POLL_SECONDS` and rebuilds the snapshot when it moves;
+- spend: the same thread re-reads `spent_micros` of the indexed campaigns every poll, and this process's
+  own reservations update the snapshot at once;
+- time: start/end windows are checked at decision time against the clock, so nothing waits on a refresh.
+So a paused or exhausted campaign stops matching within about half a second in every process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+
+from threadline.kit.clock import Clock
+from threadline.serving.matching import HintIndex
+from threadline.serving.tables import serving_state
+from threadline.store.db import Database
+from threadline.store.models import Ad, AdGroup, Campaign, InsightsHourly, Org, Publisher
+
+log = logging.getLogger("threadline.serving")
+
+POLL_SECONDS = 0.25
+CTR_REFRESH_SECONDS = 30.0
+FORMAT_BY_CREATIVE = {"chat_card": "sponsored_message", "poll": "sponsored_poll"}
+
+
+@dataclass
+class CampaignState:
+    id: str
+    org_id: str
+    pricing_model: str
+    limit_micros: int
+    spent_micros: int
+    start_time: int
+    end_time: int | None
+    frequency: str
+    countries: frozenset[str]
+    # Set when a reservation failed: the campaign sits out until then (None = not blocked).
+    blocked_until: float | None = None
+
+    def remaining(self) -> int:
+        return self.limit_micros - self.spent_micros
+
+    def live(self, now: float) -> bool:
+        if now < self.start_time or (self.end_time is not None and now >= self.end_time):
+            return False
+        if self.blocked_until is not None and now < self.blocked_until:
+            return False
+        return self.remaining() > 0
+
+    def targets(self, country: str) -> bool:
+        return not self.countries or country in self.countries
+
+
+@dataclass
+class AdEntry:
+    ad_id: str
+    ad_group_id: str
+    campaign: CampaignState
+    ad_format: str
+    max_bid_micros: int
+    advertiser: str
+    domain: str
+    title: str
+    body: str
+    cta_text: str
+    target_url: str
+    file_id: str | None
+    poll_options: tuple[str, ...] = ()
+    impressions: int = 0
+    clicks: int = 0
+
+
+@dataclass
+class Snapshot:
+    version: int
+    built_mono: float
+    campaigns: dict[str, CampaignState] = field(default_factory=dict)
+    groups: dict[str, list[AdEntry]] = field(default_factory=dict)
+    hints: HintIndex = field(default_factory=HintIndex)
+    hintless_groups: tuple[str, ...] = ()
+    ads: dict[str, AdEntry] = field(default_factory=dict)
+    # format -> countries some ad of that format targets ("*" = an untargeted campaign)
+    reach: dict[str, set[str]] = field(default_factory=dict)
+
+    def reaches(self, ad_format: str, country: str) -> bool:
+        countries = self.reach.get(ad_format, set())
+        return "*" in countries or country in countries
+
+
+@dataclass(frozen=True)
+class PublisherInfo:
+    id: str
+    supply: str
+    floor_cpm_micros: int
+    allowed_origins: tuple[str, ...]
+
+
+def _domain(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def _ad_entry(ad: Ad, group: AdGroup, state: CampaignState, org_name: str) -> AdEntry | None:
+    creative: dict[str, Any] = ad.creative or {}
+    ad_format = FORMAT_BY_CREATIVE.get(str(creative.get("type")))
+    if ad_format is None:
+        return None
+    is_poll = ad_format == "sponsored_poll"
+    return AdEntry(
+        ad_id=ad.id,
+        ad_group_id=group.id,
+        campaign=state,
+        ad_format=ad_format,
+        max_bid_micros=int(group.max_bid_micros or 0),
+        advertiser=org_name,
+        domain=_domain(str(creative.get("target_url") or "")),
+        title=str(creative.get("question" if is_poll else "title") or ""),
+        body=str(creative.get("body") or ""),
+        cta_text=str(creative.get("cta_text") or ("Vote" if is_poll else "Learn more")),
+        target_url=str(creative.get("target_url") or ""),
+        file_id=creative.get("file_id") or None,
+        poll_options=tuple(str(o) for o in creative.get("options") or ()) if is_poll else (),
+    )
+
+
+class ServingIndex:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._snapshot: Snapshot | None = None
+        self._build_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ctr_refreshed = 0.0
+        self._publishers: dict[str, tuple[float, PublisherInfo | None]] = {}
+
+    # -- reading ---------------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        snap = self._snapshot
+        if snap is None:
+            with self._build_lock:
+                if self._snapshot is None:
+                    self._snapshot = self._build()
+                    self._ctr_refreshed = self.clock.monotonic()
+                self._start()
+            snap = self._snapshot
+        assert snap is not None
+        return snap
+
+    def publisher(self, publisher_id: str) -> PublisherInfo | None:
+        """Publisher settings, cached for as long as keys are (about a second)."""
+        mono = self.clock.monotonic()
+        hit = self._publishers.get(publisher_id)
+        if hit is not None and hit[0] > mono:
+            return hit[1]
+        with self.db.read() as s:
+            row = s.execute(select(Publisher).where(Publisher.id == publisher_id)).scalar_one_or_none()
+        info = (
+            None
+            if row is None
+            else PublisherInfo(
+                row.id, row.supply, int(row.floor_cpm_micros), tuple(row.allowed_origins or ())
+            )
+        )
+        if len(self._publishers) > 10_000:
+            self._publishers.clear()
+        self._publishers[publisher_id] = (mono + 1.0, info)
+        return info
+
+    # -- local feedback from reservations ---------------------------------------------------------
+    def note_spend(self, campaign_id: str, amount: int) -> None:
+        state = self.snapshot().campaigns.get(campaign_id)
+        if state is not None:
+            state.spent_micros += amount
+
+    def block(self, campaign_id: str, until: float) -> None:
+        state = self.snapshot().campaigns.get(campaign_id)
+        if state is not None:
+            state.blocked_until = until
+
+    def note_impression(self, ad_id: str) -> None:
+        entry = self.snapshot().ads.get(ad_id)
+        if entry is not None:
+            entry.impressions += 1
+
+    # -- refreshing --------------------------------------------------------------------------------
+    def refresh_now(self) -> None:
+        """Rebuild at once (tests; the CLI after bulk changes)."""
+        with self._build_lock:
+            self._snapshot = self._build()
+            self._start()
+
+    def poll(self) -> None:
+        """One refresh step: rebuild on a version change, otherwise re-read spend (and CTR now and then)."""
+        snap = self._snapshot
+        if snap is None:
+            return
+        with self.db.read() as s:
+            version = int(s.execute(select(serving_state.c.version)).scalar_one_or_none() or 0)
+        if version != snap.version:
+            with self._build_lock:
+                self._snapshot = self._build()
+            return
+        self._refresh_spend(snap)
+        mono = self.clock.monotonic()
+        if mono - self._ctr_refreshed >= CTR_REFRESH_SECONDS:
+            self._ctr_refreshed = mono
+            self._load_ctr(snap.ads)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def _start(self) -> None:
+        if self._thread is not None or self._stop.is_set():
+            return
+        self._thread = threading.Thread(target=self._run, name="serving-index", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                self.poll()
+            except Exception:  # a failed poll keeps the last snapshot; the next one retries
+                log.exception("serving index refresh failed")
+
+    def _refresh_spend(self, snap: Snapshot) -> None:
+        with self.db.read() as s:
+            rows = s.execute(
+                select(Campaign.id, Campaign.spent_micros).where(
+                    Campaign.status == "active", Campaign.review_status == "approved"
+                )
+            ).all()
+        for cid, spent in rows:
+            state = snap.campaigns.get(cid)
+            if state is not None:  # the store is authoritative (it includes every process's charges)
+                state.spent_micros = int(spent)
+
+    def _build(self) -> Snapshot:
+        mono = self.clock.monotonic()
+        now = self.clock.now_s()
+        with self.db.read() as s:
+            version = int(s.execute(select(serving_state.c.version)).scalar_one_or_none() or 0)
+            rows = s.execute(
+                select(Ad, AdGroup, Campaign, Org.name)
+                .join(AdGroup, AdGroup.id == Ad.ad_group_id)
+                .join(Campaign, Campaign.id == AdGroup.campaign_id)
+                .join(Org, Org.id == Campaign.org_id)
+                .where(
+                    Campaign.status == "active",
+                    Campaign.review_status == "approved",
+                    (Campaign.end_time.is_(None)) | (Campaign.end_time > now),
+                    Campaign.spent_micros < Campaign.lifetime_spend_limit_micros,
+                    AdGroup.status == "active",
+                    Ad.status == "active",
+                    Org.deleted_at.is_(None),
+                )
+                .order_by(Ad.seq)
+            ).all()
+        snap = Snapshot(version=version, built_mono=mono)
+        group_hints: dict[str, list[str]] = {}
+        for ad, group, campaign, org_name in rows:
+            state = snap.campaigns.get(campaign.id)
+            if state is None:
+                state = CampaignState(
+                    id=campaign.id,
+                    org_id=campaign.org_id,
+                    pricing_model=campaign.pricing_model,
+                    limit_micros=int(campaign.lifetime_spend_limit_micros),
+                    spent_micros=int(campaign.spent_micros),
+                    start_time=int(campaign.start_time),
+                    end_time=campaign.end_time,
+                    frequency=campaign.recurring_frequency,
+                    countries=frozenset(c.upper() for c in campaign.target_countries or ()),
+                )
+                snap.campaigns[campaign.id] = state
+            entry = _ad_entry(ad, group, state, org_name)
+            if entry is None:
+                continue
+            snap.groups.setdefault(group.id, []).append(entry)
+            snap.ads[ad.id] = entry
+            snap.reach.setdefault(entry.ad_format, set()).update(state.countries or ("*",))
+            group_hints.setdefault(group.id, list(group.context_hints or ()))
+        hintless = []
+        for group_id, hints in group_hints.items():
+            if hints:
+                snap.hints.add(group_id, hints)
+            else:
+                hintless.append(group_id)
+        snap.hintless_groups = tuple(hintless)
+        self._load_ctr(snap.ads)
+        return snap
+
+    def _load_ctr(self, ads: dict[str, AdEntry]) -> None:
+        if not ads:
+            return
+        with self.db.read() as s:
+            rows = s.execute(
+                select(
+                    InsightsHourly.ad_id,
+                    func.sum(InsightsHourly.impressions),
+                    func.sum(InsightsHourly.clicks),
+                )
+                .where(InsightsHourly.ad_id.in_(_bounded(ads)))
+                .group_by(InsightsHourly.ad_id)
+            ).all()
+        for ad_id, imps, clicks in rows:
+            entry = ads.get(ad_id)
+            if entry is not None:
+                entry.impressions = int(imps or 0)
+                entry.clicks = int(clicks or 0)
+
+
+def _bounded(ads: dict[str, AdEntry]) -> Iterable[str]:
+    # CTR only matters for cpc ads; keep the IN list to them so it stays small.
+    return [a.ad_id for a in ads.values() if a.campaign.pricing_model == "cpc"][:20_000]
