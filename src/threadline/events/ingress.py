@@ -52,7 +52,9 @@ async def enforce_rate_limit(ctx: AppContext, limit: RateLimitItem, principal: K
     else:
         decision = ctx.limiter.hit(limit, "events", principal.key_id)
     if not decision.allowed:
-        raise ApiError(429, "rate_limit_exceeded", "Rate limit exceeded. Retry later.", headers=decision.headers())
+        raise ApiError(
+            429, "rate_limit_exceeded", "Rate limit exceeded. Retry later.", headers=decision.headers()
+        )
 
 
 def _no_constants(name: str) -> NoReturn:

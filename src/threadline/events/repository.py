@@ -15,10 +15,14 @@ TABLES: dict[str, Table] = {
     "collect": CollectEvent.__table__,  # type: ignore[dict-item]
     "conversion": Conversion.__table__,  # type: ignore[dict-item]
 }
+# id, org_id, campaign_id, ad_group_id, ad_id, supply, country
+ClickRow = Row[str, str, str, str, str, str, str]
 MAX_CLICK_ID = 36  # the clicks.id column width: anything longer cannot exist
 
 
-def insert_deduped(session: Session, kind: Literal["collect", "conversion"], rows: Sequence[dict[str, Any]]) -> list[bool]:
+def insert_deduped(
+    session: Session, kind: Literal["collect", "conversion"], rows: Sequence[dict[str, Any]]
+) -> list[bool]:
     """Insert rows; per row, whether it was stored (False: its dedupe key already existed).
 
     Repeats inside the batch are settled here (the first wins); repeats of stored rows by the unique
@@ -58,25 +62,42 @@ def insert_deduped(session: Session, kind: Literal["collect", "conversion"], row
     return stored
 
 
-def find_clicks(session: Session, click_ids: Iterable[str]) -> dict[str, Row[Any]]:
+def find_clicks(session: Session, click_ids: Iterable[str]) -> dict[str, ClickRow]:
     ids = [c for c in click_ids if len(c) <= MAX_CLICK_ID]
     if not ids:
         return {}
-    rows = session.execute(
+    rows: Sequence[ClickRow] = session.execute(
         select(
-            Click.id, Click.org_id, Click.campaign_id, Click.ad_group_id, Click.ad_id, Click.supply, Click.country
+            Click.id,
+            Click.org_id,
+            Click.campaign_id,
+            Click.ad_group_id,
+            Click.ad_id,
+            Click.supply,
+            Click.country,
         ).where(Click.id.in_(ids))
     ).all()
     return {r.id: r for r in rows}
 
 
 def latest_collect(session: Session, org_id: str, limit: int) -> Sequence[CollectEvent]:
-    return session.execute(
-        select(CollectEvent).where(CollectEvent.org_id == org_id).order_by(CollectEvent.seq.desc()).limit(limit)
-    ).scalars().all()
+    return (
+        session.execute(
+            select(CollectEvent)
+            .where(CollectEvent.org_id == org_id)
+            .order_by(CollectEvent.seq.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def latest_conversions(session: Session, org_id: str, limit: int) -> Sequence[Conversion]:
-    return session.execute(
-        select(Conversion).where(Conversion.org_id == org_id).order_by(Conversion.seq.desc()).limit(limit)
-    ).scalars().all()
+    return (
+        session.execute(
+            select(Conversion).where(Conversion.org_id == org_id).order_by(Conversion.seq.desc()).limit(limit)
+        )
+        .scalars()
+        .all()
+    )

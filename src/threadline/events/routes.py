@@ -1,11 +1,160 @@
-"""events routes."""
+"""Events API routes (`/v1/api/collect`, `/v1/api/conversion`, and the `/api/...` aliases).
+
+The handlers are ``async``: key check, rate limit, JSON parsing and validation are cheap and run in the
+event loop; the row goes to the batching writer and the handler awaits its committed outcome.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from threadline.context import AppContext
+from threadline.events import admin, service
+from threadline.events.ingress import enforce_rate_limit, event_principal, json_object, validate
+from threadline.events.schemas import CollectIn, ConversionIn, ConversionStatus
+from threadline.events.writer import BatchWriter
+from threadline.kit.errors import Surface, render_openai
+from threadline.kit.schemas import error_responses
+
+EVENT_PATHS = ("/v1/api/", "/api/collect", "/api/conversion")
+_OK = b'{"status":"ok"}'
+_DUPLICATE = b'{"status":"duplicate"}'
+
+# Documented in OpenAPI only (see _document_event_key): a FastAPI security dependency would cost a
+# dependency-solving pass per request on the hot path, and event_principal reads the header anyway.
+EVENT_KEY_SCHEME = {"type": "http", "scheme": "bearer", "description": "Event key: `Bearer ek_...`"}
+
+
+def _body_doc(
+    model: type[CollectIn] | type[ConversionIn], extra_params: list[dict[str, Any]]
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        },
+        "security": [{"EventKey": []}],
+    }
+    if extra_params:
+        doc["parameters"] = extra_params
+    return doc
+
+
+_IDEMPOTENCY_PARAM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 1024},
+    "description": "Dedupe key for retries; wins over `event_id` and `order_id`.",
+}
+
+
+async def collect(request: Request) -> Response:
+    ctx: AppContext = request.app.state.ctx
+    principal = await event_principal(ctx, request)
+    await enforce_rate_limit(ctx, request.app.state.events_rate_limit, principal)
+    now = ctx.clock.now()
+    event = validate(CollectIn, await json_object(request), int(now))
+    headers = request.headers
+    pending = service.collect_event(principal, event, headers.get("origin"), headers.get("referer"), now)
+    await ctx.services["event_writer"].submit(pending)
+    return Response(status_code=204)
+
+
+async def conversion(request: Request) -> Response:
+    ctx: AppContext = request.app.state.ctx
+    principal = await event_principal(ctx, request)
+    await enforce_rate_limit(ctx, request.app.state.events_rate_limit, principal)
+    now = ctx.clock.now()
+    conv = validate(ConversionIn, await json_object(request), int(now))
+    pending = service.conversion_event(principal, conv, request.headers.get("idempotency-key"), now)
+    outcome = await ctx.services["event_writer"].submit(pending)
+    return Response(_OK if outcome == "ok" else _DUPLICATE, media_type="application/json")
+
+
+def _router() -> APIRouter:
+    router = APIRouter(tags=["events"])
+    for prefix in ("/v1/api", "/api"):
+        router.add_api_route(
+            f"{prefix}/collect",
+            collect,
+            methods=["POST"],
+            status_code=204,
+            response_class=Response,
+            responses={
+                204: {"description": "Stored (committed)."},
+                **error_responses(400, 401, 413, 422, 429),
+            },
+            openapi_extra=_body_doc(CollectIn, []),
+            summary="Server-to-server event",
+        )
+        router.add_api_route(
+            f"{prefix}/conversion",
+            conversion,
+            methods=["POST"],
+            response_model=ConversionStatus,
+            responses=error_responses(400, 401, 404, 413, 422, 429),
+            openapi_extra=_body_doc(ConversionIn, [_IDEMPOTENCY_PARAM]),
+            summary="Server-to-server conversion",
+        )
+    return router
+
+
+def _bench_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/bench/bare-204", include_in_schema=False)
+    async def bare_204() -> Response:
+        return Response(status_code=204)
+
+    return router
+
+
+def _document_event_key(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes.setdefault("EventKey", EVENT_KEY_SCHEME)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
     """Mount this slice's routers and register its error surface and long-lived services."""
+    app.state.surfaces.append(Surface(EVENT_PATHS, render_openai, validation_status=422))
+    app.state.events_rate_limit = ctx.limiter.per_hour(ctx.settings.events_rate_limit_per_hour)
+    writer: BatchWriter[service.PendingEvent] = BatchWriter(
+        ctx.db,
+        service.store_batch,
+        max_rows=ctx.settings.events_batch_max_rows,
+        max_wait_ms=ctx.settings.events_batch_max_wait_ms,
+    )
+    ctx.services["event_writer"] = writer
+    app.include_router(_router())
+    app.include_router(admin.router)
+    if os.environ.get("THREADLINE_BENCH_BARE_ENDPOINTS") == "1":
+        app.include_router(_bench_router())
+
+    _document_event_key(app)
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        writer.start()
+        try:
+            async with previous(application) as state:
+                yield state
+        finally:
+            # Everything already queued is committed and answered before the process exits.
+            await anyio.to_thread.run_sync(writer.stop)
+
+    app.router.lifespan_context = lifespan

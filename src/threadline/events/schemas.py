@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+)
 
 MIN_TIMESTAMP = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_AHEAD_SECONDS = 3600
@@ -29,7 +37,16 @@ Text = Annotated[str, Field(max_length=2048), AfterValidator(_column_safe)]
 Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_column_safe)]
 
 
-def _shallow_enough(value: dict[str, Any] | None) -> dict[str, Any] | None:
+def encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates such as "\ud800" parse from JSON but cannot be served back
+        return False
+    return True
+
+
+def _storable_object(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Bounded nesting and only encodable text (keys and values) in a free-form object."""
     if value is None:
         return None
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -37,12 +54,19 @@ def _shallow_enough(value: dict[str, Any] | None) -> dict[str, Any] | None:
         node, depth = stack.pop()
         if depth > MAX_NESTING:
             raise ValueError(f"must not be nested more than {MAX_NESTING} levels deep")
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if not encodable(key):
+                    raise ValueError("must contain only valid Unicode text")
+                stack.append((child, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, str) and not encodable(node):
+            raise ValueError("must contain only valid Unicode text")
     return value
 
 
-FreeObject = Annotated[dict[str, Any], AfterValidator(_shallow_enough)]
+FreeObject = Annotated[dict[str, Any], AfterValidator(_storable_object)]
 
 
 def _within_clock(value: int, info: ValidationInfo) -> int:
@@ -105,7 +129,8 @@ class ConversionIn(BaseModel):
 
     click_id: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_column_safe)]
     conversion_time: Annotated[
-        str, Field(max_length=64, json_schema_extra={"format": "date-time"}, examples=["2026-02-19T18:00:00Z"])
+        str,
+        Field(max_length=64, json_schema_extra={"format": "date-time"}, examples=["2026-02-19T18:00:00Z"]),
     ]
     conversion_value: Annotated[float, Field(ge=0, le=MAX_CONVERSION_VALUE, allow_inf_nan=False)]
     currency: Annotated[str, Field(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$")]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,10 +17,9 @@ from sqlalchemy.orm import Session
 
 from threadline.auth.keys import KeyPrincipal
 from threadline.events import repository
-from threadline.events.schemas import CollectIn, ConversionIn
+from threadline.events.schemas import CollectIn, ConversionIn, encodable
 from threadline.insights import rollups
 from threadline.kit.errors import ApiError
-from threadline.kit.ids import new_id
 
 Kind = Literal["collect", "conversion"]
 Outcome = Literal["ok", "duplicate"] | ApiError
@@ -43,6 +44,16 @@ COLLECT_DATA_FIELDS = (
     "consent",
 )
 CONVERSION_DATA_FIELDS = ("page_url", "referrer", "user_agent", "session_id", "client_id", "tag_id")
+
+
+# Row ids need uniqueness, not secrecy: 122 random bits from a generator seeded once from os.urandom.
+# (uuid4() calls os.urandom per id; that syscall releases the GIL on the hot path and the event loop
+# then waits for the writer thread to hand it back.)
+_ids = random.Random()
+
+
+def row_id() -> str:
+    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
 
 
 @dataclass(slots=True)
@@ -91,14 +102,18 @@ def stamped_params(params: Mapping[str, Any] | None, principal: KeyPrincipal) ->
     return out
 
 
+def _scalar_ok(value: Any) -> bool:
+    if isinstance(value, str):
+        return encodable(value)
+    return isinstance(value, _SCALARS)
+
+
 def _shallow_ok(value: Any) -> bool:
-    if isinstance(value, _SCALARS):
-        return True
     if isinstance(value, list):
-        return all(isinstance(v, _SCALARS) for v in value)
+        return all(_scalar_ok(v) for v in value)
     if isinstance(value, dict):
-        return all(_EXTRA_KEY.fullmatch(k) and isinstance(v, _SCALARS) for k, v in value.items())
-    return False
+        return all(_EXTRA_KEY.fullmatch(k) and _scalar_ok(v) for k, v in value.items())
+    return _scalar_ok(value)
 
 
 def sanitize_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -119,7 +134,9 @@ def sanitize_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _dedupe(kind: str, *parts: str) -> str:
-    readable = f"{kind}:{parts[0]}" if len(parts) == 1 else f"{kind}:{json.dumps(parts, separators=(',', ':'))}"
+    readable = (
+        f"{kind}:{parts[0]}" if len(parts) == 1 else f"{kind}:{json.dumps(parts, separators=(',', ':'))}"
+    )
     if len(readable) <= MAX_DEDUPE_KEY:
         return readable
     return "sha256:" + hashlib.sha256(readable.encode("utf-8", "surrogatepass")).hexdigest()
@@ -165,7 +182,7 @@ def collect_event(
     return PendingEvent(
         "collect",
         {
-            "id": new_id(),
+            "id": row_id(),
             "org_id": principal.org_id,
             "key_id": principal.key_id,
             "dedupe_key": collect_dedupe_key(tag_id, event.event_id),
@@ -197,7 +214,7 @@ def conversion_event(
     return PendingEvent(
         "conversion",
         {
-            "id": new_id(),
+            "id": row_id(),
             "org_id": principal.org_id,
             "key_id": principal.key_id,
             "dedupe_key": conversion_dedupe_key(

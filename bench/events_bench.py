@@ -1,0 +1,306 @@
+"""Events API throughput and latency against the real server (uvicorn, 1 worker) on loopback.
+
+    python -m bench.events_bench --store sqlite|postgres [--duration 10] [--connections 64]
+
+Figures (one line each): bare 204 endpoint req/s, collect events/s (durably acknowledged), their ratio,
+collect p50/p99 at 50% of the max rate (open loop, so queueing delay counts), conversion req/s with
+a mix of new and duplicate keys and its p99. Throughput uses `wrk` (light, C) when installed, else a
+Python asyncio load generator; the fixed-rate latency run always uses the asyncio generator.
+PostgreSQL: a fresh database is created next to THREADLINE_BENCH_DATABASE_URL (default
+postgresql://postgres@127.0.0.1:5432/postgres) and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from tests.e2e.server import ServerProcess
+from tests.events.helpers import insert_ad_tree
+
+from threadline.auth.keys import mint_key
+from threadline.kit.clock import Clock
+from threadline.operator.orgs import create_org
+from threadline.serving.clicks import record_click
+from threadline.store.db import Database
+from threadline.store.migrate import upgrade
+
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+COLLECT_LUA = """
+local n = 0
+local prefix = ""
+function init(args) prefix = args[1] .. "-" .. tostring(math.random(1, 1000000000)) end
+function request()
+  n = n + 1
+  local body = '{"event_name":"page_view","tag_id":"bench","event_id":"' .. prefix .. '-' .. n ..
+    '","page_url":"https://shop.example.com/checkout","params":{"step":"shipping"}}'
+  return wrk.format("POST", "/v1/api/collect", {["Authorization"] = "Bearer KEY",
+    ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+CONVERSION_LUA = """
+local n = 0
+local prefix = ""
+function init(args) prefix = args[1] .. "-" .. tostring(math.random(1, 1000000000)) end
+function request()
+  n = n + 1
+  local key = n
+  if n % 4 == 0 then key = n - 1 end  -- every 4th request repeats the previous key: a duplicate
+  local body = '{"click_id":"CLICK","conversion_time":"2026-02-19T18:00:00Z","conversion_value":49.99,' ..
+    '"currency":"USD","order_id":"o-' .. key .. '","customer_tier":"gold"}'
+  return wrk.format("POST", "/v1/api/conversion", {["Authorization"] = "Bearer KEY",
+    ["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. "-" .. key}, body)
+end
+"""
+
+BARE_LUA = """
+function request()
+  return wrk.format("POST", "/bench/bare-204", {["Content-Type"] = "application/json"},
+    '{"event_name":"page_view","tag_id":"bench"}')
+end
+"""
+
+
+@contextmanager
+def database(store: str, workdir: Path) -> Iterator[str]:
+    if store == "sqlite":
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    base = os.environ.get("THREADLINE_BENCH_DATABASE_URL", PG_DEFAULT)
+    admin = create_engine("postgresql+psycopg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT")
+    name = f"threadline_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def seed(url: str) -> tuple[str, str]:
+    db = Database(url)
+    clock = Clock()
+    try:
+        with db.write() as s:
+            new = create_org(s, clock, name="Bench Inc.")
+            tree = insert_ad_tree(s, clock, new.org.id, new.ad_account.id)
+            _, key = mint_key(s, clock, kind="event", org_id=new.org.id, label="bench")
+            click = record_click(
+                s, clock, ad_id=tree.ad_id, bid_id=None, publisher_id=None, supply="direct", country="US"
+            )
+        return key, click.id
+    finally:
+        db.dispose()
+
+
+# ---- wrk ----
+
+
+def run_wrk(
+    url: str, script: str, duration: int, connections: int, workdir: Path, tag: str
+) -> tuple[float, dict[str, float], int]:
+    path = workdir / f"{tag}.lua"
+    path.write_text(script)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(path), url, "--", tag],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    pct = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M)}
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    if errors:
+        print(f"  (wrk {tag}: {errors.group(0)})")
+    return rps, pct, int(bad.group(1)) if bad else 0
+
+
+def _ms(value: str) -> float:
+    num = float(re.match(r"[\d.]+", value).group(0))  # type: ignore[union-attr]
+    if value.endswith("us"):
+        return num / 1000
+    if value.endswith("ms"):
+        return num
+    if value.endswith("s"):
+        return num * 1000
+    return num
+
+
+# ---- asyncio load generator (raw HTTP/1.1 keep-alive; far lighter than an HTTP client library) ----
+
+
+def collect_request(host: str, key: str, n: int, prefix: str) -> bytes:
+    body = (
+        f'{{"event_name":"page_view","tag_id":"bench","event_id":"{prefix}-{n}",'
+        f'"page_url":"https://shop.example.com/checkout","params":{{"step":"shipping"}}}}'
+    ).encode()
+    head = (
+        f"POST /v1/api/collect HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    if match and int(match.group(1)):
+        await reader.readexactly(int(match.group(1)))
+    return status
+
+
+async def open_loop(
+    host: str, port: int, key: str, rate: float, seconds: float, connections: int
+) -> tuple[list[float], int]:
+    """Requests scheduled at a fixed rate; latency counts from the scheduled time (no coordinated omission)."""
+    queue: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
+    latencies: list[float] = []
+    failures = 0
+    prefix = uuid.uuid4().hex[:8]
+
+    async def worker() -> None:
+        nonlocal failures
+        reader, writer = await asyncio.open_connection(host, port)
+        while (job := await queue.get()) is not None:
+            scheduled, n = job
+            status = await _exchange(reader, writer, collect_request(host, key, n, prefix))
+            if status != 204:
+                failures += 1
+            latencies.append(time.perf_counter() - scheduled)
+        writer.close()
+
+    workers = [asyncio.create_task(worker()) for _ in range(connections)]
+    start = time.perf_counter() + 0.2
+    total = int(rate * seconds)
+    for n in range(total):
+        due = start + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        queue.put_nowait((due, n))
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    return latencies, failures
+
+
+async def closed_loop(host: str, port: int, key: str, seconds: float, connections: int) -> float:
+    done = 0
+    stop_at = time.perf_counter() + seconds
+    prefix = uuid.uuid4().hex[:8]
+
+    async def worker(w: int) -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection(host, port)
+        n = 0
+        while time.perf_counter() < stop_at:
+            n += 1
+            await _exchange(reader, writer, collect_request(host, key, n, f"{prefix}-{w}"))
+            done += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(connections)))
+    return done / (time.perf_counter() - started)
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+
+def _run(coro: object) -> object:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--no-wrk", action="store_true", help="use the asyncio generator for throughput too")
+    args = parser.parse_args()
+    use_wrk = shutil.which("wrk") is not None and not args.no_wrk
+
+    workdir = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
+    with database(args.store, workdir) as url:
+        upgrade(url)
+        key, click_id = seed(url)
+        server = ServerProcess(
+            workdir / "data",
+            env={
+                "THREADLINE_DATABASE_URL": url,
+                "THREADLINE_ADMIN_TOKEN": "adm_bench",
+                "THREADLINE_RATE_LIMITS_ENABLED": "false",
+                "THREADLINE_LOG_REQUESTS": "false",
+                "THREADLINE_BENCH_BARE_ENDPOINTS": "1",
+            },
+        )
+        server.start()
+        try:
+            base = server.base_url
+            print(
+                f"# store={args.store} duration={args.duration}s connections={args.connections} "
+                f"generator={'wrk -t1' if use_wrk else 'asyncio'} cpus={os.cpu_count()}"
+            )
+            if use_wrk:
+                bare, _, _ = run_wrk(
+                    f"{base}/bench/bare-204", BARE_LUA, args.duration, args.connections, workdir, "bare"
+                )
+                collect, _, bad = run_wrk(
+                    base, COLLECT_LUA.replace("KEY", key), args.duration, args.connections, workdir, "collect"
+                )
+            else:
+                bare = float("nan")
+                collect = float(
+                    _run(closed_loop("127.0.0.1", server.port, key, args.duration, args.connections))
+                )  # type: ignore[arg-type]
+                bad = 0
+            print(f"bare_204_rps={bare:.0f}")
+            print(f"collect_events_per_s={collect:.0f} non_2xx={bad}")
+            print(f"collect_to_bare_ratio={collect / bare:.2f}")
+            rate = collect / 2
+            lat, failures = _run(open_loop("127.0.0.1", server.port, key, rate, 5, args.connections))  # type: ignore[misc]
+            print(
+                f"collect_latency_at_{rate:.0f}_per_s p50_ms={_percentile(lat, 0.50):.2f} "
+                f"p99_ms={_percentile(lat, 0.99):.2f} failures={failures}"
+            )
+            if use_wrk:
+                script = CONVERSION_LUA.replace("KEY", key).replace("CLICK", click_id)
+                conv, pct, bad = run_wrk(base, script, args.duration, args.connections, workdir, "conversion")
+                print(
+                    f"conversion_rps={conv:.0f} p99_ms={pct.get('99', float('nan')):.2f} "
+                    f"(25% duplicates) non_2xx={bad}"
+                )
+        finally:
+            server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The batching writer: many concurrent requests, one transaction, each request told its own outcome.
+
+Handlers (in the event loop) call ``submit`` and await the returned future. One thread per process
+drains the pending items: woken by the first, it waits ``max_wait_ms`` for more (unless ``max_rows``
+are already there), runs up to ``max_rows`` of them in one write transaction, and resolves the futures only after COMMIT, so an
+acknowledged event is a committed event. If a batch fails, each item is retried alone so one bad row
+cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from threadline.kit.errors import ApiError
+from threadline.store.db import Database
+
+log = logging.getLogger("threadline.events")
+
+T = TypeVar("T")
+# A batch handler gets the items and returns one outcome per item (a value or an exception).
+BatchHandler = Callable[[Session, Sequence[T]], Sequence[Any]]
+
+_RETRIES = 3
+
+
+def unavailable() -> ApiError:
+    err = ApiError(
+        503,
+        "service_unavailable",
+        "The event could not be stored. Retry later.",
+        headers={"Retry-After": "1"},
+    )
+    err.type = "api_error"
+    return err
+
+
+@dataclass(slots=True)
+class _Job(Generic[T]):
+    item: T
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+class BatchWriter(Generic[T]):
+    def __init__(self, db: Database, handler: BatchHandler[T], *, max_rows: int, max_wait_ms: float) -> None:
+        self.db = db
+        self.handler = handler
+        self.max_rows = max(1, max_rows)
+        self.max_wait = max(0.0, max_wait_ms / 1000)
+        # A deque plus one wake-up event, not a queue: under load the writer is busy and submit()
+        # appends without any lock or thread wake-up; the writer takes everything pending at once.
+        self._pending: deque[_Job[T]] = deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0  # committed transactions (tests and metrics)
+        self.rows = 0
+
+    # ---- event-loop side ----
+
+    def submit(self, item: T) -> asyncio.Future[Any]:
+        """Queue an item; the future resolves with its outcome after the batch commits."""
+        if self._thread is None:
+            self.start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append(_Job(item, loop, future))
+        if not self._wake.is_set():
+            self._wake.set()
+        return future
+
+    # ---- lifecycle ----
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="threadline-event-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Flush everything queued so far, then end the thread."""
+        with self._lock:
+            thread = self._thread
+            if thread is None:
+                return
+            self._stopping = True
+            self._wake.set()
+            thread.join(timeout)
+            self._thread = None
+            while self._pending:  # submitted while the thread was finishing
+                self._flush([self._pending.popleft() for _ in range(min(self.max_rows, len(self._pending)))])
+
+    # ---- writer thread ----
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()  # before taking items: a submit after this point sets it again
+            if self.max_wait and len(self._pending) < self.max_rows and not self._stopping:
+                time.sleep(self.max_wait)  # let concurrent requests join this transaction
+            while self._pending:
+                batch = [self._pending.popleft() for _ in range(min(self.max_rows, len(self._pending)))]
+                self._flush(batch)
+            if self._stopping:
+                return
+
+    def _flush(self, batch: list[_Job[T]]) -> None:
+        items = [job.item for job in batch]
+        try:
+            outcomes: Sequence[Any] = self._commit(items)
+        except Exception:
+            log.exception("event batch failed; storing its %d items one by one", len(batch))
+            outcomes = [self._commit_one(item) for item in items] if len(items) > 1 else [unavailable()]
+        _resolve(batch, outcomes)
+
+    def _commit(self, items: list[T]) -> Sequence[Any]:
+        for attempt in range(_RETRIES):
+            try:
+                with self.db.write() as session:
+                    outcomes = self.handler(session, items)
+                self.batches += 1
+                self.rows += len(items)
+                return outcomes
+            except OperationalError:
+                # Lock timeouts, deadlocks, serialization failures, dropped connections: try again.
+                if attempt == _RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _commit_one(self, item: T) -> Any:
+        try:
+            return self._commit([item])[0]
+        except Exception:
+            log.exception("event could not be stored")
+            return unavailable()
+
+
+def _resolve(batch: list[_Job[Any]], outcomes: Sequence[Any]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for job, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(job.loop, []).append((job.future, outcome))
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle, pairs)  # one wake-up per loop per batch
+
+
+def _settle(pairs: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, outcome in pairs:
+        if future.done():  # the client went away; the row is stored regardless
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

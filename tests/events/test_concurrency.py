@@ -1,0 +1,156 @@
+"""Exactly one row per dedupe key under concurrent identical requests, and a batching writer that batches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.events.helpers import EventOrg
+from tests.events.test_conversion import conv
+from tests.factories import ctx_of
+from threadline.events import service
+from threadline.events.writer import BatchWriter
+from threadline.store.models import Conversion, InsightsHourly
+
+N = 50
+
+
+def _fire(client: TestClient, eorg: EventOrg, body: dict[str, Any], headers: dict[str, str]) -> Counter[str]:
+    def one(_: int) -> str:
+        r = client.post("/v1/api/conversion", headers={**eorg.headers, **headers}, json=body)
+        assert r.status_code == 200, r.text
+        status: str = r.json()["status"]
+        return status
+
+    with ThreadPoolExecutor(max_workers=N) as pool:
+        return Counter(pool.map(one, range(N)))
+
+
+def _stored(app: FastAPI, org_id: str) -> int:
+    with ctx_of(app).db.read() as s:
+        return int(
+            s.execute(
+                select(func.count()).select_from(Conversion).where(Conversion.org_id == org_id)
+            ).scalar_one()
+        )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "headers"),
+    [
+        ({}, {"Idempotency-Key": "same-key"}),
+        ({"event_id": "same-event"}, {}),
+        ({"order_id": "same-order"}, {}),
+    ],
+    ids=["idempotency_key", "event_id", "order_id"],
+)
+def test_concurrent_identical_conversions_store_one(
+    app: FastAPI, client: TestClient, eorg: EventOrg, overrides: dict[str, Any], headers: dict[str, str]
+) -> None:
+    outcomes = _fire(client, eorg, conv(eorg, **overrides), headers)
+    assert outcomes == Counter({"ok": 1, "duplicate": N - 1})
+    assert _stored(app, eorg.id) == 1
+    with ctx_of(app).db.read() as s:
+        counted = s.execute(
+            select(func.sum(InsightsHourly.conversions)).where(InsightsHourly.ad_id == eorg.ad.ad_id)
+        )
+        assert counted.scalar_one() == 1
+
+
+def test_two_writers_on_one_database_still_store_one(app: FastAPI, eorg: EventOrg) -> None:
+    """Two writers stand in for two server processes: dedupe rests on the unique constraint."""
+    ctx = ctx_of(app)
+    writers = [BatchWriter(ctx.db, service.store_batch, max_rows=100, max_wait_ms=2) for _ in range(2)]
+
+    async def race() -> list[Any]:
+        futures = []
+        for i in range(40):
+            event = service.PendingEvent(
+                "conversion",
+                {
+                    "id": f"00000000-0000-4000-8000-{i:012d}",
+                    "org_id": eorg.id,
+                    "key_id": "k",
+                    "dedupe_key": "idem:shared",
+                    "click_id": eorg.click_id,
+                    "event_type": "purchase_completed",
+                    "conversion_time": 1771524000,
+                    "conversion_value_micros": 1,
+                    "currency": "USD",
+                    "order_id": None,
+                    "event_id": None,
+                    "data": {},
+                    "received_at": 0.0,
+                },
+            )
+            futures.append(writers[i % 2].submit(event))
+        return list(await asyncio.gather(*futures))
+
+    try:
+        outcomes = asyncio.run(race())
+    finally:
+        for w in writers:
+            w.stop()
+    assert Counter(outcomes) == Counter({"ok": 1, "duplicate": 39})
+    assert _stored(app, eorg.id) == 1
+
+
+def test_concurrent_requests_share_transactions(app: FastAPI, client: TestClient, eorg: EventOrg) -> None:
+    writer: BatchWriter[Any] = ctx_of(app).services["event_writer"]
+    before = writer.batches
+
+    def one(i: int) -> int:
+        return client.post(
+            "/v1/api/collect", headers=eorg.headers, json={"event_name": "x", "event_id": str(i)}
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert set(pool.map(one, range(200))) == {204}
+    assert writer.batches - before < 200
+
+
+def _flaky(session: Session, items: Sequence[int]) -> list[Any]:
+    if 13 in items:
+        raise ValueError("a bad row")
+    return ["ok" for _ in items]
+
+
+def test_a_failing_item_does_not_fail_its_batch(app: FastAPI) -> None:
+    writer: BatchWriter[int] = BatchWriter(ctx_of(app).db, _flaky, max_rows=100, max_wait_ms=20)
+
+    async def run() -> list[Any]:
+        return list(await asyncio.gather(*(writer.submit(i) for i in (1, 13, 2)), return_exceptions=True))
+
+    try:
+        ok1, bad, ok2 = asyncio.run(run())
+    finally:
+        writer.stop()
+    assert (ok1, ok2) == ("ok", "ok")
+    assert (bad.status, bad.code, bad.headers) == (503, "service_unavailable", {"Retry-After": "1"})
+
+
+def test_stop_flushes_what_is_queued(app: FastAPI) -> None:
+    seen: list[int] = []
+
+    def handler(session: Session, items: Sequence[int]) -> list[str]:
+        seen.extend(items)
+        return ["ok"] * len(items)
+
+    writer: BatchWriter[int] = BatchWriter(ctx_of(app).db, handler, max_rows=3, max_wait_ms=50)
+
+    async def run() -> list[Any]:
+        futures = [writer.submit(i) for i in range(10)]
+        await asyncio.to_thread(writer.stop)
+        return list(await asyncio.gather(*futures))
+
+    assert asyncio.run(run()) == ["ok"] * 10
+    assert sorted(seen) == list(range(10))
