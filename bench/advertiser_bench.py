@@ -32,7 +32,9 @@ def seed(url: str, data_dir: Path) -> tuple[str, str]:
     ctx = build_context(settings)
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name="Bench Org", url="https://bench.example.com")
-        orgs.add_payment_method(s, ctx.clock, make_provider(settings, ctx.db, ctx.clock), new.org.id, "tok_visa")
+        orgs.add_payment_method(
+            s, ctx.clock, make_provider(settings, ctx.db, ctx.clock), new.org.id, "tok_visa"
+        )
     now = ctx.clock.now_s()
     rows = [
         {
@@ -125,7 +127,10 @@ def main() -> None:
             )
             first = wrk(f"{base}/v1/campaigns?limit=20", seconds=args.seconds, connections=1, headers=auth)
             deep = wrk(
-                f"{base}/v1/campaigns?limit=20&after={middle_id}", seconds=args.seconds, connections=1, headers=auth
+                f"{base}/v1/campaigns?limit=20&after={middle_id}",
+                seconds=args.seconds,
+                connections=1,
+                headers=auth,
             )
             report(
                 "list_campaigns_10k",

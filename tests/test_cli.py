@@ -298,7 +298,13 @@ def test_billing_reconcile_reports_counts(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("THREADLINE_DATA_DIR", str(tmp_path / "data"))
     result = CliRunner().invoke(cli.app, ["billing", "reconcile", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"refunded": 0, "abandoned": 0, "declined": 0, "completed": 0, "failed": 0}
+    assert json.loads(result.stdout) == {
+        "refunded": 0,
+        "abandoned": 0,
+        "declined": 0,
+        "completed": 0,
+        "failed": 0,
+    }
     bad = CliRunner().invoke(cli.app, ["billing", "reconcile", "--older-than", "5"])
     assert bad.exit_code == 1
     assert "must exceed" in bad.stderr

@@ -10,22 +10,13 @@ from typing import Any
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threadline.auth.keys import KeyPrincipal, authenticate
+from threadline.auth.keys import KeyPrincipal, bearer_token, invalid_api_key, resolve_key
 from threadline.context import AppContext
 from threadline.kit.asgi import header, read_body, replay_receive, send_json
 from threadline.kit.bodylimit import BodyTooLarge
 from threadline.kit.errors import ApiError, openai_body
-from threadline.kit.secrets import hash_key
 
 UPLOAD_BUFFER_LIMIT = 5 * 1024 * 1024 + 65_536
-
-
-def auth_required() -> ApiError:
-    return ApiError(401, "auth_required", "Authentication credentials were not provided.")
-
-
-def invalid_key() -> ApiError:
-    return ApiError(401, "invalid_api_key", "Invalid API key.")
 
 
 def is_advertiser_path(path: str) -> bool:
@@ -73,23 +64,11 @@ class AdvertiserGate:
             await self.app(scope, receive, send_with_headers)
 
     async def _authenticate(self, scope: Scope) -> KeyPrincipal:
-        auth = header(scope, b"authorization")
-        if auth is None:
-            raise auth_required()
-        scheme, _, token = auth.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token.startswith("ak_") or len(token) > 200:
-            raise invalid_key()
         ctx = self.ctx
-        hit, _ = ctx.keys.get(hash_key(token), ctx.clock.monotonic())
-        if hit:  # answered from memory: no need to leave the event loop
-            principal = authenticate(ctx.db, ctx.keys, ctx.clock, token, "advertiser")
-        else:
-            principal = await anyio.to_thread.run_sync(
-                authenticate, ctx.db, ctx.keys, ctx.clock, token, "advertiser"
-            )
+        token = bearer_token(header(scope, b"authorization"))
+        principal = await resolve_key(ctx.db, ctx.keys, ctx.clock, token, "advertiser")
         if principal is None or principal.org_id is None:
-            raise invalid_key()
+            raise invalid_api_key()
         return principal
 
     async def _rate_limit(self, scope: Scope, principal: KeyPrincipal) -> dict[str, str] | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import anyio.to_thread
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from threadline.kit.clock import Clock
+from threadline.kit.errors import ApiError
 from threadline.kit.ids import new_id
 from threadline.kit.secrets import generate_key, hash_key
 from threadline.store.db import Database
@@ -138,3 +140,33 @@ def authenticate(db: Database, cache: KeyCache, clock: Clock, plain: str, kind: 
     if principal.expires_at is not None and clock.now() >= principal.expires_at:
         return None
     return principal
+
+
+MAX_TOKEN_LENGTH = 200
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or the two uniform 401s."""
+    if authorization is None:
+        raise ApiError(401, "auth_required", "Authentication credentials were not provided.")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise invalid_api_key()
+    return token
+
+
+def invalid_api_key() -> ApiError:
+    return ApiError(401, "invalid_api_key", "Invalid API key.")
+
+
+async def resolve_key(
+    db: Database, cache: KeyCache, clock: Clock, token: str, kind: str
+) -> KeyPrincipal | None:
+    """:func:`authenticate` for async callers: a cache hit never leaves the event loop."""
+    if not token.startswith(PREFIX_BY_KIND[kind] + "_") or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    hit, _ = cache.get(hash_key(token), clock.monotonic())
+    if hit:
+        return authenticate(db, cache, clock, token, kind)
+    return await anyio.to_thread.run_sync(authenticate, db, cache, clock, token, kind)

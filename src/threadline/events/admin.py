@@ -5,36 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Query
 
-from threadline.app_deps import get_ctx
-from threadline.context import AppContext
 from threadline.events import repository
 from threadline.events.schemas import EventList, EventRow
-from threadline.kit.errors import ApiError
 from threadline.kit.schemas import error_responses
-from threadline.operator.admin_token import check_admin_token
+from threadline.operator.deps import AdminAuth, AdminRoute, Ctx
 from threadline.operator.orgs import get_org
 from threadline.store.models import CollectEvent, Conversion
 
-admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminToken", description="Operator token")
-router = APIRouter(tags=["operator"])
-
-
-def require_admin(
-    request: Request,
-    ctx: Annotated[AppContext, Depends(get_ctx)],
-    _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)],
-) -> AppContext:
-    auth = request.headers.get("authorization")
-    if auth is None:
-        raise ApiError(401, "auth_required", "Authentication credentials were not provided.")
-    scheme, _, token = auth.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > 200 or not check_admin_token(ctx, token):
-        raise ApiError(401, "invalid_api_key", "Invalid API key.")
-    return ctx
+router = APIRouter(tags=["operator"], route_class=AdminRoute, dependencies=[AdminAuth])
 
 
 def iso_z(ts: int) -> str:
@@ -86,7 +66,7 @@ def conversion_row(c: Conversion) -> dict[str, Any]:
 )
 def list_events(
     org_id: str,
-    ctx: Annotated[AppContext, Depends(require_admin)],
+    ctx: Ctx,
     kind: Annotated[Literal["collect", "conversion"], Query()] = "collect",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventList:

@@ -11,35 +11,20 @@ from fastapi import Request
 from limits import RateLimitItem
 from pydantic import BaseModel, ValidationError
 
-from threadline.auth.keys import KeyPrincipal, authenticate
+from threadline.auth.keys import KeyPrincipal, bearer_token, invalid_api_key, resolve_key
 from threadline.context import AppContext
 from threadline.kit.bodylimit import BodyTooLarge
 from threadline.kit.errors import ApiError, validation_to_api_error
-from threadline.kit.secrets import hash_key
 
 M = TypeVar("M", bound=BaseModel)
-
-AUTH_REQUIRED = "Authentication credentials were not provided."
-INVALID_KEY = "Invalid API key."
-MAX_TOKEN_LENGTH = 200
 
 
 async def event_principal(ctx: AppContext, request: Request) -> KeyPrincipal:
     """The event key's principal; a cache hit never leaves the event loop."""
-    auth = request.headers.get("authorization")
-    if auth is None:
-        raise ApiError(401, "auth_required", AUTH_REQUIRED)
-    scheme, _, token = auth.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith("ek_") or len(token) > MAX_TOKEN_LENGTH:
-        raise ApiError(401, "invalid_api_key", INVALID_KEY)
-    hit, _ = ctx.keys.get(hash_key(token), ctx.clock.monotonic())
-    if hit:
-        principal = authenticate(ctx.db, ctx.keys, ctx.clock, token, "event")
-    else:
-        principal = await anyio.to_thread.run_sync(authenticate, ctx.db, ctx.keys, ctx.clock, token, "event")
+    token = bearer_token(request.headers.get("authorization"))
+    principal = await resolve_key(ctx.db, ctx.keys, ctx.clock, token, "event")
     if principal is None or principal.org_id is None:
-        raise ApiError(401, "invalid_api_key", INVALID_KEY)
+        raise invalid_api_key()
     return principal
 
 

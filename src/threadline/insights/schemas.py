@@ -34,9 +34,10 @@ TimeRangeSpec = Annotated[DateRangeIn | TimeRangeIn | PresetIn, Field(discrimina
 class FilterIn(StrictModel):
     field: str = Field(max_length=64)
     operator: str = Field(max_length=32)
-    value: Annotated[str, Field(max_length=200)] | Annotated[
-        list[Annotated[str, Field(max_length=200)]], Field(min_length=1, max_length=1000)
-    ]
+    value: (
+        Annotated[str, Field(max_length=200)]
+        | Annotated[list[Annotated[str, Field(max_length=200)]], Field(min_length=1, max_length=1000)]
+    )
 
 
 class InsightsRowOut(BaseModel):
@@ -114,6 +115,8 @@ QUERY_PARAMETERS: list[dict[str, Any]] = [
         "supply and/or country.",
         {"type": "array", "items": {"type": "string", "enum": ["supply", "country"]}},
     ),
-    _param("limit", "Rows per page, 1-10000 (default 1000).", {"type": "integer", "minimum": 1, "maximum": 10000}),
+    _param(
+        "limit", "Rows per page, 1-10000 (default 1000).", {"type": "integer", "minimum": 1, "maximum": 10000}
+    ),
     _param("after", "A row id: return the rows after it.", {"type": "string", "maxLength": 512}),
 ]

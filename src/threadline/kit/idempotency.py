@@ -90,7 +90,9 @@ class IdempotencyStore:
             pass
         with self.db.write() as s:
             rec = s.execute(
-                select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+                )
             ).scalar_one_or_none()
             if rec is None:  # released between our insert and this read: the caller may retry
                 raise _in_progress()
@@ -113,7 +115,9 @@ class IdempotencyStore:
             # The process that held this claim died: take it over atomically.
             taken = s.execute(
                 update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == rec.id, IdempotencyRecord.lease_expires_at == rec.lease_expires_at)
+                .where(
+                    IdempotencyRecord.id == rec.id, IdempotencyRecord.lease_expires_at == rec.lease_expires_at
+                )
                 .values(lease_expires_at=now + self.lease_seconds)
             ).rowcount  # type: ignore[attr-defined]
             if not taken:

@@ -62,7 +62,9 @@ class RateLimiter:
 
     def peek(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
         stats = self._strategy.get_window_stats(item, *identifiers)
-        return RateDecision(stats.remaining > 0, item.amount, max(0, int(stats.remaining)), math.ceil(stats.reset_time))
+        return RateDecision(
+            stats.remaining > 0, item.amount, max(0, int(stats.remaining)), math.ceil(stats.reset_time)
+        )
 
     def reset(self) -> None:
         self._storage.reset()

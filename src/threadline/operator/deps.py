@@ -11,14 +11,12 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from threadline.app_deps import get_ctx
+from threadline.auth.keys import bearer_token, invalid_api_key
 from threadline.context import AppContext
-from threadline.kit.errors import ApiError
 from threadline.operator.admin_token import check_admin_token
 
 # Declared for the OpenAPI document; AdminRoute does the real check first.
 bearer = HTTPBearer(auto_error=False, description="Operator token: `Bearer <admin token>`")
-
-_MAX_TOKEN_LENGTH = 200
 
 
 def _documented_bearer(_creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
@@ -27,17 +25,8 @@ def _documented_bearer(_creds: Annotated[HTTPAuthorizationCredentials | None, De
 
 def authorize(ctx: AppContext, authorization: str | None) -> None:
     """Raise the advertiser-shaped 401 unless ``authorization`` carries the admin token."""
-    if authorization is None:
-        raise ApiError(401, "auth_required", "Authentication credentials were not provided.")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if (
-        scheme.lower() != "bearer"
-        or not token
-        or len(token) > _MAX_TOKEN_LENGTH
-        or not check_admin_token(ctx, token)
-    ):
-        raise ApiError(401, "invalid_api_key", "Invalid API key.")
+    if not check_admin_token(ctx, bearer_token(authorization)):
+        raise invalid_api_key()
 
 
 class AdminRoute(APIRoute):

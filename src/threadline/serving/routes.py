@@ -21,11 +21,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from threadline.advertiser.countries import normalise_country
-from threadline.auth.keys import KeyPrincipal, authenticate
+from threadline.auth.keys import KeyPrincipal, resolve_key
 from threadline.context import AppContext
 from threadline.kit.errors import ApiError, Surface, validation_to_api_error
 from threadline.kit.ratelimit import RateDecision
-from threadline.kit.secrets import hash_key
 from threadline.serving import tracking
 from threadline.serving.frequency import FrequencyRule
 from threadline.serving.index import PublisherInfo
@@ -97,15 +96,9 @@ class Caller:
 
 
 async def _principal(ctx: AppContext, token: str | None, invalid: ApiError) -> KeyPrincipal:
-    if not token or not token.startswith("pk_") or len(token) > 200:
+    if not token:
         raise invalid
-    hit, _ = ctx.keys.get(hash_key(token), ctx.clock.monotonic())
-    if hit:  # answered from memory: no need to leave the event loop
-        principal = authenticate(ctx.db, ctx.keys, ctx.clock, token, "publisher")
-    else:
-        principal = await anyio.to_thread.run_sync(
-            authenticate, ctx.db, ctx.keys, ctx.clock, token, "publisher"
-        )
+    principal = await resolve_key(ctx.db, ctx.keys, ctx.clock, token, "publisher")
     if principal is None or principal.publisher_id is None:
         raise invalid
     return principal

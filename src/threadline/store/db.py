@@ -29,7 +29,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 def make_null_engine(url: str) -> Engine:
     """An engine that opens a fresh connection per use (migrations, CLI one-offs)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool
+        )
         _configure_sqlite(engine)
         return engine
     if url.startswith("postgresql://"):

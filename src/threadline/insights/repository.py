@@ -1,0 +1,167 @@
+"""Insights queries: GROUP BY over the hourly rollup table, and the entities rows are named after."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, case, cast, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from threadline.insights.params import DAY, Filter, Window
+from threadline.store.models import Ad, AdGroup, Campaign, InsightsHourly
+
+H = InsightsHourly.__table__.c
+_ENTITY_MODELS: dict[str, type[Campaign] | type[AdGroup] | type[Ad]] = {
+    "campaign": Campaign,
+    "ad_group": AdGroup,
+    "ad": Ad,
+}
+# Rollup column for each base metric the service may ask for.
+SUM_COLUMNS = {
+    "impressions": H.impressions,
+    "viewable_impressions": H.viewable_impressions,
+    "clicks": H.clicks,
+    "spend_micros": H.spend_micros,
+    "conversions": H.conversions,
+    "conversion_value_micros": H.conversion_value_micros,
+}
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: str
+    name: str
+    campaign_id: str | None
+    ad_group_id: str | None
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Scope:
+    level: str  # ad_account | campaign | ad_group | ad
+    id: str  # for ad_account: the ad account id (rollups are scoped by org)
+
+
+def find_entity(session: Session, org_id: str, level: str, entity_id: str) -> Entity | None:
+    model = _ENTITY_MODELS[level]
+    found = session.execute(
+        select(*_entity_columns(level)).where(model.id == entity_id, model.org_id == org_id)
+    ).first()
+    return None if found is None else _entity(level, found)
+
+
+def load_entities(session: Session, org_id: str, level: str, scope: Scope) -> dict[str, Entity]:
+    """Every entity of `level` inside the scope, archived ones included (their history still counts)."""
+    model = _ENTITY_MODELS[level]
+    query = select(*_entity_columns(level)).where(model.org_id == org_id)
+    if scope.level != "ad_account":
+        column = model.id if scope.level == level else getattr(model, f"{scope.level}_id")
+        query = query.where(column == scope.id)
+    return {row.id: _entity(level, row) for row in session.execute(query)}
+
+
+def ids_containing(session: Session, org_id: str, level: str, child: Filter) -> set[str]:
+    """Ids of `level` entities having a child (ad group or ad) whose id is among the filter's values."""
+    model = _ENTITY_MODELS[child.column.removesuffix("_id")]
+    column = getattr(model, f"{level}_id")
+    rows = session.execute(
+        select(column).where(model.org_id == org_id, model.id.in_(child.values)).distinct()
+    )
+    return {r[0] for r in rows}
+
+
+def _entity_columns(level: str) -> list[Any]:
+    model = _ENTITY_MODELS[level]
+    columns: list[Any] = [model.id, model.name, model.created_at]
+    if level in ("ad_group", "ad"):
+        columns.append(model.campaign_id)  # type: ignore[union-attr]
+    if level == "ad":
+        columns.append(Ad.ad_group_id)
+    return columns
+
+
+def _entity(level: str, row: Any) -> Entity:
+    return Entity(
+        id=row.id,
+        name=row.name,
+        campaign_id=row.id if level == "campaign" else row.campaign_id,
+        ad_group_id=row.id if level == "ad_group" else (row.ad_group_id if level == "ad" else None),
+        created_at=row.created_at,
+    )
+
+
+def aggregate(
+    session: Session,
+    org_id: str,
+    scope: Scope,
+    *,
+    window: Window,
+    bucket: str,
+    month_edges: Sequence[int],
+    level: str,
+    breakdowns: Sequence[str],
+    filters: Sequence[Filter],
+    sums: Sequence[str],
+    page: tuple[int, tuple[Any, ...] | None] | None = None,
+) -> list[tuple[Any, ...]]:
+    """One GROUP BY for one time window. Rows: (bucket, entity_id, *breakdowns, *sums).
+
+    `bucket` is the SQL grouping: hour | day | month (via `month_edges`) | none. An hour counts in the
+    window when it overlaps it: rollups cannot split an hour. `page` = (limit, after): return only the
+    first `limit` groups in (bucket, entity, breakdowns) order after that key (entity levels only).
+    """
+    bucket_col = _bucket_expr(bucket, month_edges)
+    entity_col = None if level == "ad_account" else getattr(H, f"{level}_id")
+    group: list[Any] = [c for c in (bucket_col, entity_col) if c is not None]
+    group.extend(getattr(H, b) for b in breakdowns)
+    query = select(*group, *(cast(func.sum(SUM_COLUMNS[m]), BigInteger) for m in sums)).where(
+        H.org_id == org_id, H.hour >= window.start - window.start % 3600, H.hour < window.end
+    )
+    if group:
+        query = query.group_by(*group)
+    if scope.level != "ad_account":
+        query = query.where(getattr(H, f"{scope.level}_id") == scope.id)
+    for f in filters:
+        column = getattr(H, f.column)
+        query = query.where(column == f.values[0] if len(f.values) == 1 else column.in_(f.values))
+    if page is not None:
+        limit, after = page
+        # Byte order on both stores, so that SQL and Python agree on what comes after a cursor.
+        is_pg = session.get_bind().dialect.name == "postgresql"
+        ordered = [c.collate("C") if is_pg and c is not bucket_col else c for c in group]
+        const_bucket = None if bucket_col is not None else month_edges[0] if bucket == "month" else 0
+        if after is None:
+            pass
+        elif const_bucket is None:
+            query = query.where(H.hour >= after[0], tuple_(*ordered) > tuple_(*after))
+        elif after[0] > const_bucket:
+            return []  # the cursor is past this window's only bucket
+        elif after[0] == const_bucket:
+            query = query.where(tuple_(*ordered) > tuple_(*after[1:]))
+        query = query.order_by(*ordered).limit(limit)
+    # Without GROUP BY an empty window still yields one row of NULL sums: no activity, no row.
+    rows = [r for r in session.execute(query) if group or r[0] is not None]
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(row)
+        bucket_value = values.pop(0) if bucket_col is not None else month_edges[0] if bucket == "month" else 0
+        entity_value = values.pop(0) if entity_col is not None else ""
+        out.append((bucket_value, entity_value, *values))
+    return out
+
+
+def _bucket_expr(bucket: str, month_edges: Sequence[int]) -> ColumnElement[Any] | None:
+    """The SQL bucket of each rollup hour, or None when the whole window is one bucket."""
+    if bucket == "hour":
+        return H.hour
+    if bucket == "day":
+        return H.hour - H.hour % DAY
+    if bucket == "month" and len(month_edges) > 1:
+        # Month starts are irregular, but a window spans at most 13 of them: map each hour to the last
+        # month start at or before it with integer comparisons, which both stores run fast.
+        whens = [(H.hour < edge, start) for start, edge in pairwise(month_edges)]
+        return case(*whens, else_=month_edges[-1])
+    return None

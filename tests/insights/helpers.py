@@ -1,0 +1,124 @@
+"""Insights test data: entities written as ORM rows, activity through the real rollup writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.factories import TestOrg, ctx_of
+from threadline.insights.rollups import bump
+from threadline.kit.ids import new_id
+from threadline.store.models import Ad, AdGroup, Campaign
+
+DAY = 86400
+T0 = 1775088000  # 2026-04-02T00:00:00Z, the day of the quickstart seed's insights row
+
+
+@dataclass(frozen=True)
+class AdRef:
+    org_id: str
+    campaign_id: str
+    ad_group_id: str
+    id: str
+
+
+def add_campaign(
+    app: FastAPI, org: TestOrg, name: str = "Summer launch", created_at: int = T0 - 30 * DAY
+) -> str:
+    cid = new_id()
+    with ctx_of(app).db.write() as s:
+        s.add(
+            Campaign(
+                id=cid,
+                org_id=org.id,
+                ad_account_id=org.ad_account_id,
+                name=name,
+                status="active",
+                review_status="approved",
+                review_submitted_at=created_at,
+                start_time=created_at,
+                lifetime_spend_limit_micros=25_000_000,
+                spent_micros=0,
+                recurring_frequency="none",
+                pricing_model="cpm",
+                target_countries=["US"],
+                created_at=created_at,
+                updated_at=created_at,
+            )
+        )
+    return cid
+
+
+def add_ad_group(
+    app: FastAPI, org: TestOrg, campaign_id: str, name: str = "Core audience", created_at: int = T0 - 30 * DAY
+) -> str:
+    gid = new_id()
+    with ctx_of(app).db.write() as s:
+        s.add(
+            AdGroup(
+                id=gid,
+                org_id=org.id,
+                campaign_id=campaign_id,
+                name=name,
+                status="active",
+                created_at=created_at,
+                updated_at=created_at,
+            )
+        )
+    return gid
+
+
+def add_ad(
+    app: FastAPI,
+    org: TestOrg,
+    campaign_id: str,
+    ad_group_id: str,
+    name: str = "Hero card",
+    created_at: int = T0 - 30 * DAY,
+) -> AdRef:
+    aid = new_id()
+    with ctx_of(app).db.write() as s:
+        s.add(
+            Ad(
+                id=aid,
+                org_id=org.id,
+                campaign_id=campaign_id,
+                ad_group_id=ad_group_id,
+                name=name,
+                status="active",
+                creative={"type": "chat_card"},
+                created_at=created_at,
+                updated_at=created_at,
+            )
+        )
+    return AdRef(org.id, campaign_id, ad_group_id, aid)
+
+
+def make_ad(app: FastAPI, org: TestOrg, name: str = "Hero card") -> AdRef:
+    """A campaign with one ad group holding one ad."""
+    campaign_id = add_campaign(app, org)
+    return add_ad(app, org, campaign_id, add_ad_group(app, org, campaign_id), name)
+
+
+def record(app: FastAPI, ad: AdRef, ts: int, **counters: Any) -> None:
+    with ctx_of(app).db.write() as s:
+        bump(
+            s,
+            org_id=ad.org_id,
+            campaign_id=ad.campaign_id,
+            ad_group_id=ad.ad_group_id,
+            ad_id=ad.id,
+            ts=ts,
+            **counters,
+        )
+
+
+def get(client: TestClient, org: TestOrg, path: str, params: list[tuple[str, str]] | None = None) -> Any:
+    return client.get(path, params=params or [], headers=org.headers)
+
+
+def error(code: str, message: str, param: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
