@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 import os
+import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,10 +18,12 @@ import typer
 import uvicorn
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from threadline import demo as demo_setup
+from threadline import simulate as simulation
 from threadline.billing.charges import reconcile_pending_charges
 from threadline.billing.providers import make_provider
 from threadline.config import Settings
@@ -235,6 +238,66 @@ def demo_command(as_json: JsonFlag = False) -> None:
             typer.echo(json.dumps(info.as_dict(), indent=2))
         else:
             typer.echo(demo_setup.banner(info, ctx.settings, admin_token=generated))
+
+
+@app.command()
+@user_errors
+def simulate(
+    conversations: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="How many chat conversations to simulate.")
+    ] = 100,
+    base_url: Annotated[str, typer.Option(help="The running server.")] = "http://127.0.0.1:8000",
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Random seed (the same seed replays the same choices).")
+    ] = None,
+    conversion_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of clicks that convert.")
+    ] = 0.3,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Conversations in flight at once.")] = 8,
+    publisher_key: Annotated[
+        str | None, typer.Option(help="Publisher key (pk_...); default: the demo's.")
+    ] = None,
+    event_key: Annotated[str | None, typer.Option(help="Event key (ek_...); default: the demo's.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send realistic publisher traffic (bids, views, clicks, votes, conversions) to a running server."""
+    if publisher_key is None or event_key is None:
+        keys_file = Path(Settings().data_dir) / demo_setup.KEYS_FILE
+        try:
+            found = simulation.load_demo_keys(keys_file)
+        except simulation.SimulationError as e:
+            raise CliError(str(e)) from None
+        publisher_key = publisher_key or found.get("publisher_key")
+        event_key = event_key or found.get("event_key")
+        if not publisher_key or not event_key:
+            raise CliError(f"{keys_file} lacks the publisher or event key")
+    cfg = simulation.SimConfig(
+        base_url=base_url.rstrip("/"),
+        publisher_key=publisher_key,
+        event_key=event_key,
+        conversations=conversations,
+        seed=seed if seed is not None else secrets.randbelow(1_000_000),
+        conversion_rate=conversion_rate,
+        concurrency=concurrency,
+    )
+    progress = Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,  # no bar in logs and pipes
+    )
+    with progress:
+        task = progress.add_task("conversations", total=conversations)
+        try:
+            report = simulation.run(cfg, lambda: progress.advance(task))
+        except simulation.SimulationError as e:
+            raise CliError(str(e)) from None
+    emit(report.as_dict(), as_json, title=f"Simulation against {cfg.base_url}")
+    if report.errors:
+        raise CliError(f"{report.errors} request(s) failed, first: {report.error_samples[0]}")
 
 
 # ----------------------------------------------------------------------------------------------- orgs

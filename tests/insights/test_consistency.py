@@ -1,4 +1,8 @@
-"""Property-style check: random rollups, random queries; every row equals a direct sum over the data."""
+"""Property-style check: random rollups, random queries; every row equals a direct sum over the data.
+
+Account-level queries without entity filters read the org rollup, everything else the per-ad rollup: the
+queries cover both paths, and an account query filtered to every campaign must match the unfiltered one.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,13 @@ from threadline.kit.clock import MovableClock
 LEVELS = ["ad_account", "campaign", "ad_group", "ad"]
 COUNTS = ["impressions", "viewable_impressions", "clicks", "conversions"]
 MONEY = {"spend": "spend_micros", "conversion_value": "conversion_value_micros"}
+FILTER_FIELDS = {
+    "campaign.id": "campaign_id",
+    "ad_group.id": "ad_group_id",
+    "ad.id": "ad_id",
+    "supply": "supply",
+}
+Filters = list[tuple[str, list[str]]]  # (filter field, accepted values)
 
 
 def test_every_row_is_the_sum_of_what_was_recorded(
@@ -58,10 +69,26 @@ def test_every_row_is_the_sum_of_what_was_recorded(
     scopes = {"ad_account": "/v1/ad_account/insights"}
     scopes["campaign"] = f"/v1/campaigns/{ads[0].campaign_id}/insights"
     scopes["ad_group"] = f"/v1/ad_groups/{ads[0].ad_group_id}/insights"
-    checked = 0
+    campaigns = sorted({ad.campaign_id for ad in ads})
+    cases: list[tuple[str, str, Filters]] = [
+        ("ad_account", "ad_account", []),  # org rollup
+        ("ad_account", "ad_account", [("supply", ["thrad"])]),  # org rollup
+        ("ad_account", "ad_account", [("campaign.id", campaigns)]),  # per-ad rollup, same rows as []
+        ("ad_account", "ad_account", [("ad.id", [ads[1].id, ads[6].id]), ("supply", ["chatgpt"])]),
+    ]
     for _ in range(24):
         scope = rnd.choice(LEVELS[:3])
         level = rnd.choice(LEVELS[LEVELS.index(scope) :])
+        filters: Filters = []
+        if rnd.random() < 0.3:
+            filters.append(("supply", [rnd.choice(["thrad", "chatgpt"])]))
+        if rnd.random() < 0.3:
+            field = rnd.choice(["campaign.id", "ad_group.id", "ad.id"])
+            attribute = "id" if field == "ad.id" else FILTER_FIELDS[field]
+            filters.append((field, sorted({getattr(rnd.choice(ads), attribute) for _ in range(2)})))
+        cases.append((scope, level, filters))
+    checked = 0
+    for scope, level, filters in cases:
         granularity = rnd.choice(["hourly", "daily", "monthly", "none"])
         span = rnd.randrange(3600, 25 * 3600) if granularity == "hourly" else rnd.randrange(DAY, 45 * DAY)
         start = T0 - rnd.randrange(42 * DAY)
@@ -76,15 +103,23 @@ def test_every_row_is_the_sum_of_what_was_recorded(
             ("limit", "10000"),
             *(("fields[]", f) for f in fields),
             *(("breakdowns[]", b) for b in breakdowns),
+            *(("filters[]", _filter(field, values)) for field, values in filters),
         ]
         r = get(client, org, scopes[scope], params)
         assert r.status_code == 200, r.text
         rows = r.json()["data"]
+        if level == "ad_account" and not filters:
+            # The org rollup and the per-ad rollup (an entity filter selecting everything) agree.
+            every = get(
+                client, org, scopes[scope], [*params, ("filters[]", _filter("campaign.id", campaigns))]
+            )
+            assert every.json()["data"] == rows, params
         in_scope = [
             d
             for d in deltas
             if start - start % 3600 <= d.ts - d.ts % 3600 < start + span
             and (scope == "ad_account" or getattr(d, f"{scope}_id") == getattr(ads[0], f"{scope}_id"))
+            and all(getattr(d, FILTER_FIELDS[field]) in values for field, values in filters)
         ]
         expected: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for d in in_scope:
@@ -136,3 +171,9 @@ def test_every_row_is_the_sum_of_what_was_recorded(
             after = [("after", body["last_id"])]
         assert paged == rows
     assert checked > 100  # the random queries did hit recorded activity
+
+
+def _filter(field: str, values: list[str]) -> str:
+    if len(values) == 1:
+        return json.dumps({"field": field, "operator": "equals", "value": values[0]})
+    return json.dumps({"field": field, "operator": "in", "value": values})

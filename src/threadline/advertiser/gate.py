@@ -123,6 +123,9 @@ class AdvertiserGate:
         state["idempotency_key"] = key
         state["idempotency_resumed"] = claim.resumed
         captured: dict[str, Any] = {"status": 500, "content_type": "application/json", "body": []}
+        # Held back until the record is settled: a client that retries the moment it has the answer
+        # must get the replay, not 409 idempotency_request_in_progress.
+        held: list[Message] = []
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -132,7 +135,7 @@ class AdvertiserGate:
                         captured["content_type"] = v.decode("latin-1")
             elif message["type"] == "http.response.body":
                 captured["body"].append(message.get("body", b""))
-            await send(message)
+            held.append(message)
 
         try:
             await self.app(scope, replay_receive(body, receive), capture)
@@ -146,3 +149,5 @@ class AdvertiserGate:
             await anyio.to_thread.run_sync(
                 store.complete, claim.record_id, status, b"".join(captured["body"]), captured["content_type"]
             )
+        for message in held:
+            await send(message)

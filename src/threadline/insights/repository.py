@@ -1,32 +1,27 @@
-"""Insights queries: GROUP BY over the hourly rollup table, and the entities rows are named after."""
+"""Insights queries: GROUP BY over the hourly rollup tables, and the entities rows are named after."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import BigInteger, ColumnElement, case, cast, func, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from threadline.insights.params import DAY, Filter, Window
-from threadline.store.models import Ad, AdGroup, Campaign, InsightsHourly
+from threadline.store.models import Ad, AdGroup, Campaign, InsightsHourly, InsightsOrgHourly
 
-H = InsightsHourly.__table__.c
+Columns: TypeAlias = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
+AD_ROLLUP: Columns = InsightsHourly.__table__.c
+ORG_ROLLUP: Columns = InsightsOrgHourly.__table__.c  # the sum of the org's ad rows, same slices
 _ENTITY_MODELS: dict[str, type[Campaign] | type[AdGroup] | type[Ad]] = {
     "campaign": Campaign,
     "ad_group": AdGroup,
     "ad": Ad,
-}
-# Rollup column for each base metric the service may ask for.
-SUM_COLUMNS = {
-    "impressions": H.impressions,
-    "viewable_impressions": H.viewable_impressions,
-    "clicks": H.clicks,
-    "spend_micros": H.spend_micros,
-    "conversions": H.conversions,
-    "conversion_value_micros": H.conversion_value_micros,
 }
 
 
@@ -113,19 +108,20 @@ def aggregate(
     window when it overlaps it: rollups cannot split an hour. `page` = (limit, after): return only the
     first `limit` groups in (bucket, entity, breakdowns) order after that key (entity levels only).
     """
-    bucket_col = _bucket_expr(bucket, month_edges)
-    entity_col = None if level == "ad_account" else getattr(H, f"{level}_id")
+    rollup = rollup_columns(scope, level, filters)
+    bucket_col = _bucket_expr(rollup, bucket, month_edges)
+    entity_col = None if level == "ad_account" else rollup[f"{level}_id"]
     group: list[Any] = [c for c in (bucket_col, entity_col) if c is not None]
-    group.extend(getattr(H, b) for b in breakdowns)
-    query = select(*group, *(cast(func.sum(SUM_COLUMNS[m]), BigInteger) for m in sums)).where(
-        H.org_id == org_id, H.hour >= window.start - window.start % 3600, H.hour < window.end
+    group.extend(rollup[b] for b in breakdowns)
+    query = select(*group, *(cast(func.sum(rollup[m]), BigInteger) for m in sums)).where(
+        rollup.org_id == org_id, rollup.hour >= window.start - window.start % 3600, rollup.hour < window.end
     )
     if group:
         query = query.group_by(*group)
     if scope.level != "ad_account":
-        query = query.where(getattr(H, f"{scope.level}_id") == scope.id)
+        query = query.where(rollup[f"{scope.level}_id"] == scope.id)
     for f in filters:
-        column = getattr(H, f.column)
+        column = rollup[f.column]
         query = query.where(column == f.values[0] if len(f.values) == 1 else column.in_(f.values))
     if page is not None:
         limit, after = page
@@ -136,7 +132,7 @@ def aggregate(
         if after is None:
             pass
         elif const_bucket is None:
-            query = query.where(H.hour >= after[0], tuple_(*ordered) > tuple_(*after))
+            query = query.where(rollup.hour >= after[0], tuple_(*ordered) > tuple_(*after))
         elif after[0] > const_bucket:
             return []  # the cursor is past this window's only bucket
         elif after[0] == const_bucket:
@@ -153,15 +149,25 @@ def aggregate(
     return out
 
 
-def _bucket_expr(bucket: str, month_edges: Sequence[int]) -> ColumnElement[Any] | None:
+def rollup_columns(scope: Scope, level: str, filters: Sequence[Filter]) -> Columns:
+    """The rollup table a query reads: the org table whenever no entity narrows it.
+
+    The org table keeps the supply and country slices, so the supply filter and both breakdowns work on
+    it; any campaign, ad group or ad (scope, level or filter) needs the per-ad rows.
+    """
+    whole_account = scope.level == "ad_account" and level == "ad_account"
+    return ORG_ROLLUP if whole_account and all(f.column == "supply" for f in filters) else AD_ROLLUP
+
+
+def _bucket_expr(rollup: Columns, bucket: str, month_edges: Sequence[int]) -> ColumnElement[Any] | None:
     """The SQL bucket of each rollup hour, or None when the whole window is one bucket."""
     if bucket == "hour":
-        return H.hour
+        return rollup.hour
     if bucket == "day":
-        return H.hour - H.hour % DAY
+        return rollup.hour - rollup.hour % DAY
     if bucket == "month" and len(month_edges) > 1:
         # Month starts are irregular, but a window spans at most 13 of them: map each hour to the last
         # month start at or before it with integer comparisons, which both stores run fast.
-        whens = [(H.hour < edge, start) for start, edge in pairwise(month_edges)]
+        whens = [(rollup.hour < edge, start) for start, edge in pairwise(month_edges)]
         return case(*whens, else_=month_edges[-1])
     return None

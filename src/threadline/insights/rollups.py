@@ -1,20 +1,24 @@
 """Hourly rollup writes: every counted thing bumps its bucket in the transaction that records it.
 
-The upsert is atomic in the database (``x = x + excluded.x``), so concurrent writers in several
-processes never lose an increment and never need to read the row first.
+Each bump adds to two tables in the same statement batch: the ad-level bucket (insights_hourly) and the
+org-level bucket (insights_org_hourly, what account-wide insights read), so the org table is always the
+sum of the ad rows. The upsert is atomic in the database (``x = x + excluded.x``), so concurrent writers
+in several processes never lose an increment and never need to read the row first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
-from threadline.store.models import InsightsHourly
+from threadline.store.models import InsightsHourly, InsightsOrgHourly
 
 COUNTERS = (
     "impressions",
@@ -24,8 +28,10 @@ COUNTERS = (
     "conversions",
     "conversion_value_micros",
 )
-_TABLE: Table = InsightsHourly.__table__  # type: ignore[assignment]
-_CONFLICT = ["ad_id", "hour", "supply", "country"]
+_AD_TABLE: Table = InsightsHourly.__table__  # type: ignore[assignment]
+_AD_KEY = ("ad_id", "hour", "supply", "country")
+_ORG_TABLE: Table = InsightsOrgHourly.__table__  # type: ignore[assignment]
+_ORG_KEY = ("org_id", "hour", "supply", "country")
 
 
 def hour_of(ts: int) -> int:
@@ -92,34 +98,53 @@ def bump(
 
 
 def bump_many(session: Session, deltas: Iterable[RollupDelta]) -> None:
-    """The batched variant: one upsert row per bucket, however many deltas hit it."""
-    buckets: dict[tuple[str, int, str, str], dict[str, Any]] = {}
+    """The batched variant: one upsert row per bucket of each table, however many deltas hit it."""
+    ad_rows: dict[tuple[str, int, str, str], dict[str, Any]] = {}
+    org_rows: dict[tuple[str, int, str, str], dict[str, Any]] = {}
     for d in deltas:
-        key = (d.ad_id, hour_of(d.ts), d.supply, d.country)
-        row = buckets.get(key)
-        if row is None:
-            buckets[key] = {
-                "org_id": d.org_id,
-                "campaign_id": d.campaign_id,
-                "ad_group_id": d.ad_group_id,
-                "ad_id": d.ad_id,
-                "hour": key[1],
-                "supply": d.supply,
-                "country": d.country,
-                **{c: getattr(d, c) for c in COUNTERS},
-            }
-        else:
-            for c in COUNTERS:
-                row[c] += getattr(d, c)
-    if not buckets:
+        hour = hour_of(d.ts)
+        slice_ = {"hour": hour, "supply": d.supply, "country": d.country}
+        ad = {
+            "org_id": d.org_id,
+            "campaign_id": d.campaign_id,
+            "ad_group_id": d.ad_group_id,
+            "ad_id": d.ad_id,
+        }
+        _merge(ad_rows, (d.ad_id, hour, d.supply, d.country), {**ad, **slice_}, d)
+        _merge(org_rows, (d.org_id, hour, d.supply, d.country), {"org_id": d.org_id, **slice_}, d)
+    if not ad_rows:
         return
-    # A fixed order takes row locks in the same order in every transaction (no deadlocks on PostgreSQL).
-    rows = [buckets[k] for k in sorted(buckets)]
-    dialect = session.get_bind().dialect.name
+    # Every transaction takes its row locks in one global order: ad rows sorted, then org rows sorted (no
+    # deadlocks on PostgreSQL). Org rows come last because all writers of an org contend for them: taken
+    # last, they are held for the shortest time.
+    _upsert(session, _AD_TABLE, _AD_KEY, [ad_rows[k] for k in sorted(ad_rows)])
+    _upsert(session, _ORG_TABLE, _ORG_KEY, [org_rows[k] for k in sorted(org_rows)])
+
+
+def _merge(
+    rows: dict[tuple[str, int, str, str], dict[str, Any]],
+    key: tuple[str, int, str, str],
+    columns: dict[str, Any],
+    d: RollupDelta,
+) -> None:
+    row = rows.get(key)
+    if row is None:
+        rows[key] = {**columns, **{c: getattr(d, c) for c in COUNTERS}}
+    else:
+        for c in COUNTERS:
+            row[c] += getattr(d, c)
+
+
+def _upsert(session: Session, table: Table, key: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    session.connection().execute(_upsert_statement(session.get_bind().dialect.name, table, key), rows)
+
+
+@cache
+def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...]) -> Insert:
+    # Built once: constructing the statement cost about as much as running it on the hot path.
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    stmt = insert(_TABLE)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=_CONFLICT,
-        set_={c: _TABLE.c[c] + stmt.excluded[c] for c in COUNTERS},
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_={c: table.c[c] + stmt.excluded[c] for c in COUNTERS},
     )
-    session.connection().execute(stmt, rows)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
 import sys
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -29,6 +29,15 @@ def configure_logging() -> None:
 
 log = structlog.get_logger("threadline")
 
+_MAX_CACHED_LABELS = 4096
+# Request ids need uniqueness, not secrecy. uuid4() reads os.urandom per call, and that syscall drops the
+# GIL: under load the event loop then waits for the event writer thread to hand the GIL back.
+_ids = random.Random()
+
+
+def new_request_id() -> str:
+    return f"{_ids.getrandbits(128):032x}"
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -46,6 +55,19 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        # labels() hashes and validates its arguments under a lock on every call; the children never change.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, elapsed: float) -> None:
+        """Count one request; label children are looked up once per (method, route, status)."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            if len(self._children) < _MAX_CACHED_LABELS:  # methods come from clients: stay bounded
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -62,7 +84,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         status_holder = [500]
         header = (b"x-request-id", request_id.encode())
@@ -80,8 +102,7 @@ class ObservabilityMiddleware:
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            self.metrics.requests.labels(method, route_path, str(status_holder[0])).inc()
-            self.metrics.latency.labels(method, route_path).observe(elapsed)
+            self.metrics.observe(method, route_path, status_holder[0], elapsed)
             if self.log_requests:
                 state: dict[str, Any] = scope.get("state", {})
                 log.info(

@@ -263,7 +263,7 @@ class ServingIndex:
                     Campaign.status == "active",
                     Campaign.review_status == "approved",
                     (Campaign.end_time.is_(None)) | (Campaign.end_time > now),
-                    Campaign.spent_micros < Campaign.lifetime_spend_limit_micros,
+                    # Spent campaigns stay indexed (never live) so a no-bid says budget_exhausted.
                     AdGroup.status == "active",
                     Ad.status == "active",
                     Org.deleted_at.is_(None),

@@ -381,3 +381,25 @@ serving_state = Table(
     Column("name", String(32), primary_key=True),
     Column("version", BigInteger, nullable=False),
 )
+
+
+class InsightsOrgHourly(Base):
+    """Hourly rollup per org and slice: the sum of its insights_hourly rows, written in the same call.
+
+    Account-level insights without entity filters read this instead of every ad's rows (1,000 ads x 720
+    hours is 720,000 rows to sum; this holds 720 x slices).
+    """
+
+    __tablename__ = "insights_org_hourly"
+    __table_args__ = (UniqueConstraint("org_id", "hour", "supply", "country"),)
+    id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    hour: Mapped[int] = mapped_column(BigInteger)  # Unix seconds at the start of the UTC hour
+    supply: Mapped[str] = mapped_column(String(64), default="direct")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    viewable_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    spend_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversion_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)

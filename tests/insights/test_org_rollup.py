@@ -1,0 +1,223 @@
+"""The org-level rollup: always the sum of the ad-level rows, whoever writes them and however concurrently."""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from alembic import command
+from fastapi import FastAPI
+from sqlalchemy import Connection, create_engine, func, insert, inspect, select, text
+from sqlalchemy.orm import Session
+
+from tests.factories import ctx_of, make_org
+from tests.insights.helpers import T0, AdRef, add_ad, add_ad_group, add_campaign
+from threadline.insights.params import Filter
+from threadline.insights.repository import AD_ROLLUP, ORG_ROLLUP, Scope, rollup_columns
+from threadline.insights.rollups import COUNTERS, RollupDelta, bump, bump_many, hour_of
+from threadline.store.migrate import alembic_config, upgrade
+from threadline.store.models import InsightsHourly, InsightsOrgHourly
+
+Key = tuple[str, int, str, str]  # org_id, hour, supply, country
+Totals = dict[Key, tuple[int, ...]]
+PG_URL = os.environ.get("THREADLINE_TEST_DATABASE_URL")
+
+
+def test_bump_and_bump_many_write_the_org_bucket_in_the_same_call(app: FastAPI) -> None:
+    ads = _two_orgs(app)
+    deltas = [
+        # Two ads of one org in one org bucket, one of them twice in the same batch.
+        _delta(ads[0], T0 + 10, impressions=3, spend_micros=1_000),
+        _delta(ads[0], T0 + 3599, impressions=1, clicks=1, spend_micros=500),
+        _delta(ads[1], T0 + 20, impressions=4, viewable_impressions=2),
+        # Other slices and hours of the same org.
+        _delta(ads[1], T0 + 30, supply="chatgpt", country="FR", conversions=1, conversion_value_micros=9),
+        _delta(ads[0], T0 + 3600, impressions=7),
+        # Another org in the same hour and slice.
+        _delta(ads[2], T0 + 40, impressions=5, spend_micros=2_000),
+    ]
+    with ctx_of(app).db.write() as s:
+        bump_many(s, deltas[:4])
+        bump_many(s, [])  # nothing to add writes nothing
+    for d in deltas[4:]:
+        with ctx_of(app).db.write() as s:
+            bump(s, **{f: getattr(d, f) for f in RollupDelta.__dataclass_fields__})
+    with ctx_of(app).db.read() as s:
+        org_rows = _org_rows(s)
+        assert org_rows == _ad_sums(s)
+    hour = hour_of(T0)
+    assert org_rows == {
+        (ads[0].org_id, hour, "direct", ""): (8, 2, 1, 1_500, 0, 0),
+        (ads[0].org_id, hour, "chatgpt", "FR"): (0, 0, 0, 0, 1, 9),
+        (ads[0].org_id, hour + 3600, "direct", ""): (7, 0, 0, 0, 0, 0),
+        (ads[2].org_id, hour, "direct", ""): (5, 0, 0, 2_000, 0, 0),
+    }
+
+
+def test_concurrent_writers_keep_the_org_table_equal_to_the_ad_rows(app: FastAPI) -> None:
+    """20 threads hit overlapping buckets in random orders: no lost increment, no deadlock, equal tables."""
+    ads = _two_orgs(app)
+    rnd = random.Random(5)
+    batches = [
+        [
+            _delta(
+                rnd.choice(ads),
+                T0 + rnd.randrange(2) * 3600,
+                supply=rnd.choice(["thrad", "chatgpt"]),
+                country=rnd.choice(["US", "FR"]),
+                impressions=rnd.randrange(1, 9),
+                clicks=rnd.randrange(3),
+                spend_micros=rnd.randrange(10_000),
+            )
+            for _ in range(rnd.randrange(1, 10))
+        ]
+        for _ in range(100)
+    ]
+    expected: Totals = defaultdict(lambda: (0,) * len(COUNTERS))
+    for d in (d for batch in batches for d in batch):
+        key = (d.org_id, hour_of(d.ts), d.supply, d.country)
+        expected[key] = tuple(a + getattr(d, c) for a, c in zip(expected[key], COUNTERS, strict=True))
+    db = ctx_of(app).db
+
+    def write(batch: list[RollupDelta]) -> None:
+        with db.write() as s:
+            if len(batch) == 1:  # the single-event writers (serving) call bump
+                bump(s, **{f: getattr(batch[0], f) for f in RollupDelta.__dataclass_fields__})
+            else:
+                bump_many(s, batch)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(write, batches))
+    with db.read() as s:
+        assert _org_rows(s) == _ad_sums(s) == expected
+
+
+def test_account_queries_without_entities_read_the_org_table() -> None:
+    account = Scope("ad_account", "acct")
+    supply = Filter("supply", ("thrad",))
+    assert rollup_columns(account, "ad_account", ()) is ORG_ROLLUP
+    assert rollup_columns(account, "ad_account", (supply, supply)) is ORG_ROLLUP
+    for column in ("campaign_id", "ad_group_id", "ad_id"):
+        assert rollup_columns(account, "ad_account", (supply, Filter(column, ("x",)))) is AD_ROLLUP
+    for level in ("campaign", "ad_group", "ad"):
+        assert rollup_columns(account, level, ()) is AD_ROLLUP
+        assert rollup_columns(Scope(level, "x"), level, ()) is AD_ROLLUP
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url_at_0004(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database migrated up to the revision before the org rollup."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrate.db'}"
+        upgrade(url, "0004")
+        yield url
+        return
+    assert PG_URL
+    # A throwaway schema, not a database: dropping a database costs seconds.
+    schema = f"migrate_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_psycopg(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{_psycopg(PG_URL)}?options=-csearch_path={schema}"
+    try:
+        upgrade(url, "0004")
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_migration_backfills_the_org_table_and_downgrades(url_at_0004: str) -> None:
+    rnd = random.Random(3)
+    orgs = [str(uuid.uuid4()) for _ in range(2)]
+    ads = [(org, str(uuid.uuid4())) for org in orgs for _ in range(3)]
+    rows = [
+        {
+            "org_id": org,
+            "campaign_id": "c",
+            "ad_group_id": "g",
+            "ad_id": ad,
+            "hour": T0 + h * 3600,
+            "supply": supply,
+            "country": "US",
+            **{c: rnd.randrange(1_000) for c in COUNTERS},
+        }
+        for org, ad in ads
+        for h in range(3)
+        for supply in ("thrad", "chatgpt")
+    ]
+    engine = create_engine(url_at_0004)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(InsightsHourly), rows)
+        upgrade(url_at_0004)
+        with Session(engine) as s:
+            org_rows = _org_rows(s)
+            assert org_rows == _ad_sums(s)
+            assert len(org_rows) == 2 * 3 * 2
+        assert "ix_insights_hourly_org_hour" not in _indexes(engine)
+        with engine.begin() as conn:
+            _downgrade(conn, url_at_0004, "0004")
+        assert "insights_org_hourly" not in inspect(engine).get_table_names()
+        assert "ix_insights_hourly_org_hour" in _indexes(engine)
+    finally:
+        engine.dispose()
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _two_orgs(app: FastAPI) -> list[AdRef]:
+    """Two ads in two campaigns of one org, and one ad of another org."""
+    first, second = make_org(app), make_org(app, "Other Inc.")
+    ads = []
+    for org, n in ((first, 2), (second, 1)):
+        for i in range(n):
+            cid = add_campaign(app, org, f"C{i}")
+            ads.append(add_ad(app, org, cid, add_ad_group(app, org, cid)))
+    return ads
+
+
+def _delta(ad: AdRef, ts: int, **counters: int | str) -> RollupDelta:
+    return RollupDelta(
+        org_id=ad.org_id,
+        campaign_id=ad.campaign_id,
+        ad_group_id=ad.ad_group_id,
+        ad_id=ad.id,
+        ts=ts,
+        **counters,  # type: ignore[arg-type]
+    )
+
+
+def _org_rows(s: Session) -> Totals:
+    o = InsightsOrgHourly.__table__.c
+    rows = s.execute(select(o.org_id, o.hour, o.supply, o.country, *(o[c] for c in COUNTERS)))
+    return {tuple(r[:4]): tuple(r[4:]) for r in rows}  # type: ignore[misc]
+
+
+def _ad_sums(s: Session) -> Totals:
+    h = InsightsHourly.__table__.c
+    key = (h.org_id, h.hour, h.supply, h.country)
+    rows = s.execute(select(*key, *(func.sum(h[c]) for c in COUNTERS)).group_by(*key))
+    return {tuple(r[:4]): tuple(int(v) for v in r[4:]) for r in rows}  # type: ignore[misc]
+
+
+def _indexes(engine: object) -> set[str]:
+    return {str(ix["name"]) for ix in inspect(engine).get_indexes("insights_hourly")}
+
+
+def _downgrade(conn: Connection, url: str, revision: str) -> None:
+    cfg = alembic_config(url)
+    cfg.attributes["connection"] = conn
+    command.downgrade(cfg, revision)
+
+
+def _psycopg(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
