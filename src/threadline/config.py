@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -27,7 +29,8 @@ class Settings(BaseSettings):
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
 
-    allow_private_fetch_hosts: list[str] = Field(default_factory=list)
+    # Comma-separated in the environment: THREADLINE_ALLOW_PRIVATE_FETCH_HOSTS=127.0.0.1,localhost
+    allow_private_fetch_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     fetch_connect_timeout: float = 5.0
     fetch_total_timeout: float = 10.0
 
@@ -54,6 +57,13 @@ class Settings(BaseSettings):
     reconcile_after_seconds: int = 3600
     auth_cache_seconds: float = 1.0
     log_requests: bool = True
+
+    @field_validator("allow_private_fetch_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:
