@@ -298,7 +298,6 @@ class InsightsHourly(Base):
     __tablename__ = "insights_hourly"
     __table_args__ = (
         UniqueConstraint("ad_id", "hour", "supply", "country"),
-        Index("ix_insights_hourly_org_hour", "org_id", "hour"),
         Index("ix_insights_hourly_campaign_hour", "campaign_id", "hour"),
     )
     id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
