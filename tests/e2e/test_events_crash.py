@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from tests.e2e.server import ServerProcess
+from tests.e2e.support import fresh_database
 from tests.events.helpers import insert_ad_tree
 from threadline.auth.keys import mint_key
 from threadline.kit.clock import Clock
@@ -23,7 +22,6 @@ from threadline.store.db import Database
 from threadline.store.migrate import upgrade
 from threadline.store.models import CollectEvent, Conversion
 
-PG_URL = os.environ.get("THREADLINE_TEST_DATABASE_URL")
 ADMIN_TOKEN = "adm_e2e_token"
 LOAD_SECONDS = 1.5
 CLIENT_THREADS = 4
@@ -31,24 +29,10 @@ CLIENT_THREADS = 4
 pytestmark = pytest.mark.e2e
 
 
-def _pg(url: str) -> str:
-    return "postgresql+psycopg://" + url.split("://", 1)[1]
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'e2e.db'}"
-        return
-    assert PG_URL
-    name = f"threadline_e2e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_pg(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def _seed(url: str) -> tuple[str, str, str]:
