@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import insert
 
 from bench.common import fresh_store, machine, percentiles, report, start_server, wrk
 from threadline.billing.providers import make_provider
@@ -59,9 +60,9 @@ def seed(url: str, data_dir: Path) -> tuple[str, str]:
         for i in range(N_CAMPAIGNS)
     ]
     with ctx.db.write() as s:
-        s.execute(Campaign.__table__.insert(), rows)
+        s.execute(insert(Campaign), rows)
     ctx.db.dispose()
-    return new.api_key, rows[N_CAMPAIGNS // 2]["id"]
+    return new.api_key, str(rows[N_CAMPAIGNS // 2]["id"])
 
 
 def nested_body(i: int) -> dict[str, object]:

@@ -3,6 +3,8 @@
     python -m bench.events_bench --store sqlite|postgres [--duration 10] [--connections 64]
 
 Figures (one line each): bare 204 endpoint req/s, collect events/s (durably acknowledged), their ratio,
+the server's CPU time per request for both (steadier than req/s on a shared machine: other processes
+take CPU away from the server but do not make its requests cost more),
 collect p50/p99 at 50% of the max rate (open loop, so queueing delay counts), conversion req/s with
 a mix of new and duplicate keys and its p99. Throughput uses `wrk` (light, C) when installed, else a
 Python asyncio load generator; the fixed-rate latency run always uses the asyncio generator.
@@ -21,14 +23,16 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, text
 from tests.e2e.server import ServerProcess
 from tests.events.helpers import insert_ad_tree
 
+from bench.common import cpu_seconds
 from threadline.auth.keys import mint_key
 from threadline.kit.clock import Clock
 from threadline.operator.orgs import create_org
@@ -36,6 +40,7 @@ from threadline.serving.clicks import record_click
 from threadline.store.db import Database
 from threadline.store.migrate import upgrade
 
+R = TypeVar("R")
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 COLLECT_LUA = """
@@ -227,13 +232,12 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
 
 
-def _run(coro: object) -> object:
+def _run(coro: Coroutine[Any, Any, R]) -> R:
     try:
         import uvloop
-
-        return uvloop.run(coro)  # type: ignore[arg-type]
     except ImportError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def main() -> None:
@@ -269,23 +273,32 @@ def main() -> None:
                 f"generator={'wrk -t1' if use_wrk else 'asyncio'} cpus={os.cpu_count()}"
             )
             if use_wrk:
+                assert server.proc is not None
+                pid = server.proc.pid
+                cpu0 = cpu_seconds(pid)
                 bare, _, _ = run_wrk(
                     f"{base}/bench/bare-204", BARE_LUA, args.duration, args.connections, workdir, "bare"
                 )
+                cpu1 = cpu_seconds(pid)
                 collect, _, bad = run_wrk(
                     base, COLLECT_LUA.replace("KEY", key), args.duration, args.connections, workdir, "collect"
                 )
+                cpu2 = cpu_seconds(pid)
+                bare_us = (cpu1 - cpu0) / (bare * args.duration) * 1e6
+                collect_us = (cpu2 - cpu1) / (collect * args.duration) * 1e6
+                print(
+                    f"server_cpu_us_per_request bare={bare_us:.0f} collect={collect_us:.0f} "
+                    f"bare_to_collect_cpu_ratio={bare_us / collect_us:.2f}"
+                )
             else:
                 bare = float("nan")
-                collect = float(
-                    _run(closed_loop("127.0.0.1", server.port, key, args.duration, args.connections))
-                )  # type: ignore[arg-type]
+                collect = _run(closed_loop("127.0.0.1", server.port, key, args.duration, args.connections))
                 bad = 0
             print(f"bare_204_rps={bare:.0f}")
             print(f"collect_events_per_s={collect:.0f} non_2xx={bad}")
             print(f"collect_to_bare_ratio={collect / bare:.2f}")
             rate = collect / 2
-            lat, failures = _run(open_loop("127.0.0.1", server.port, key, rate, 5, args.connections))  # type: ignore[misc]
+            lat, failures = _run(open_loop("127.0.0.1", server.port, key, rate, 5, args.connections))
             print(
                 f"collect_latency_at_{rate:.0f}_per_s p50_ms={_percentile(lat, 0.50):.2f} "
                 f"p99_ms={_percentile(lat, 0.99):.2f} failures={failures}"

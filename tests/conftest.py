@@ -35,6 +35,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in pytest_report_header(terminalreporter.config)[1:]:
+        terminalreporter.write_line(line, yellow=True, bold=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_pg = pytest.mark.skip(reason="THREADLINE_TEST_DATABASE_URL not set (PostgreSQL)")
     skip_redis = pytest.mark.skip(reason="THREADLINE_TEST_REDIS_URL not set (Redis)")

@@ -7,6 +7,7 @@ from fastapi import Request
 from threadline.context import AppContext
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async: a plain def dependency would cost a thread-pool round trip on every request
     ctx: AppContext = request.app.state.ctx
     return ctx

@@ -16,7 +16,7 @@ from threadline.kit.errors import ApiError
 bearer = HTTPBearer(auto_error=False, description="Advertiser API key: `Bearer ak_...`")
 
 
-def current_principal(
+async def current_principal(
     request: Request, _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> KeyPrincipal:
     principal: KeyPrincipal | None = getattr(request.state, "principal", None)
@@ -25,7 +25,7 @@ def current_principal(
     return principal
 
 
-def current_org_id(principal: Annotated[KeyPrincipal, Depends(current_principal)]) -> str:
+async def current_org_id(principal: Annotated[KeyPrincipal, Depends(current_principal)]) -> str:
     assert principal.org_id is not None
     return principal.org_id
 

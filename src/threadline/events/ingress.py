@@ -32,14 +32,18 @@ async def enforce_rate_limit(ctx: AppContext, limit: RateLimitItem, principal: K
     """Per event key. Redis round-trips go to a thread; the in-memory limiter answers inline."""
     if not ctx.limiter.enabled:
         return
+    # Success responses carry no rate-limit headers: the window is read back only for a 429.
     if ctx.settings.redis_url:
-        decision = await anyio.to_thread.run_sync(ctx.limiter.hit, limit, "events", principal.key_id)
+        if await anyio.to_thread.run_sync(ctx.limiter.allow, limit, "events", principal.key_id):
+            return
+        decision = await anyio.to_thread.run_sync(ctx.limiter.peek, limit, "events", principal.key_id)
     else:
-        decision = ctx.limiter.hit(limit, "events", principal.key_id)
-    if not decision.allowed:
-        raise ApiError(
-            429, "rate_limit_exceeded", "Rate limit exceeded. Retry later.", headers=decision.headers()
-        )
+        if ctx.limiter.allow(limit, "events", principal.key_id):
+            return
+        decision = ctx.limiter.peek(limit, "events", principal.key_id)
+    headers = decision.headers()
+    headers.setdefault("Retry-After", str(decision.retry_after))  # refused, even if a slot just freed
+    raise ApiError(429, "rate_limit_exceeded", "Rate limit exceeded. Retry later.", headers=headers)
 
 
 def _no_constants(name: str) -> NoReturn:

@@ -6,7 +6,6 @@ event loop; the row goes to the batching writer and the handler awaits its commi
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +24,6 @@ from threadline.kit.schemas import error_responses
 
 EVENT_PATHS = ("/v1/api/", "/api/collect", "/api/conversion")
 # Collections of the youngest generation: CPython's default (700) is tuned for short scripts.
-GC_GEN0_THRESHOLD = 10_000
 _OK = b'{"status":"ok"}'
 _DUPLICATE = b'{"status":"duplicate"}'
 
@@ -131,29 +129,6 @@ def _document_event_key(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-_heap_settled = False
-
-
-def settle_heap() -> None:
-    """Once per process, after startup: move the startup heap out of the collector's reach.
-
-    Event requests stay in flight until their batch commits, so their objects outlive young
-    collections and get promoted; the old generation then fills up and CPython runs full collections,
-    each walking every object of the app (~185k: routes, schemas, metadata) for ~80 ms with the GIL
-    held. Measured: full collections cost ~50 us per collect request and caused the p99 spikes.
-    Frozen objects are never scanned (nor freed: hence the collect first, and once only, so repeated
-    apps in one test process do not pin each other's garbage).
-    """
-    global _heap_settled
-    if _heap_settled:
-        return
-    _heap_settled = True
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
-
-
 def install(app: FastAPI, ctx: AppContext) -> None:
     """Mount this slice's routers and register its error surface and long-lived services."""
     app.state.surfaces.append(Surface(EVENT_PATHS, render_openai, validation_status=422))
@@ -178,7 +153,6 @@ def install(app: FastAPI, ctx: AppContext) -> None:
         writer.start()
         try:
             async with previous(application) as state:
-                settle_heap()
                 yield state
         finally:
             # Everything already queued is committed and answered before the process exits.

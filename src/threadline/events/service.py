@@ -133,10 +133,12 @@ def sanitize_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+# json.dumps(..., separators=...) builds a new encoder per call; the output is the same.
+_compact = json.JSONEncoder(separators=(",", ":"))
+
+
 def _dedupe(kind: str, *parts: str) -> str:
-    readable = (
-        f"{kind}:{parts[0]}" if len(parts) == 1 else f"{kind}:{json.dumps(parts, separators=(',', ':'))}"
-    )
+    readable = f"{kind}:{parts[0]}" if len(parts) == 1 else f"{kind}:{_compact.encode(parts)}"
     if len(readable) <= MAX_DEDUPE_KEY:
         return readable
     return "sha256:" + hashlib.sha256(readable.encode("utf-8", "surrogatepass")).hexdigest()

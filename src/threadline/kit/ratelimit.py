@@ -60,6 +60,16 @@ class RateLimiter:
         stats = self._strategy.get_window_stats(item, *identifiers)
         return RateDecision(allowed, item.amount, max(0, int(stats.remaining)), math.ceil(stats.reset_time))
 
+    def allow(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """Count a hit and say whether it fits: :meth:`hit` without reading the window back.
+
+        For callers that send no rate-limit headers on success (half the storage work per request);
+        on refusal, :meth:`peek` gives the headers for the 429.
+        """
+        if not self.enabled:
+            return True
+        return bool(self._strategy.hit(item, *identifiers))
+
     def peek(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
         stats = self._strategy.get_window_stats(item, *identifiers)
         return RateDecision(

@@ -37,7 +37,7 @@ class AdminRoute(APIRoute):
 
         async def authorized(request: Request) -> Response:
             # The check may read the stored token hash, so it must not block the event loop.
-            await run_in_threadpool(authorize, get_ctx(request), request.headers.get("authorization"))
+            await run_in_threadpool(authorize, request.app.state.ctx, request.headers.get("authorization"))
             return await handler(request)
 
         return authorized
