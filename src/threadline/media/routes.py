@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -95,7 +97,10 @@ async def upload(request: Request, ctx: Ctx, org_id: OrgId) -> JSONResponse:
         data = await _fetch(ctx, _image_url_from_json(body))
     else:
         raise _neither()
-    file_id = await anyio.to_thread.run_sync(service.store_image, ctx, org_id, data)
+    # Decoding is CPU-bound and allocates the whole pixel buffer: run as many at once as there are
+    # cores, so 16 concurrent 5 MB uploads do not hold 16 decoded images in memory at once.
+    async with _decode_slots(ctx):
+        file_id = await anyio.to_thread.run_sync(service.store_image, ctx, org_id, data)
     return JSONResponse({"file_id": file_id}, status_code=201)
 
 
@@ -146,6 +151,14 @@ def get_media(file_id: str, request: Request, ctx: Ctx) -> Response:
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=CONTENT_TYPES[match.group(2)], headers=headers)
+
+
+def _decode_slots(ctx: AppContext) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter | None = ctx.services.get("image_decode_slots")
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
+        ctx.services["image_decode_slots"] = limiter
+    return limiter
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
