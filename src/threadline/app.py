@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -129,9 +130,16 @@ def _mount_slices(app: FastAPI, ctx: AppContext) -> None:
     from threadline.billing.providers import make_provider
 
     ctx.services["payments"] = make_provider(ctx.settings, ctx.db, ctx.clock)
-    app.include_router(advertiser_router)
-    for slice_ in (operator, media, events, serving, insights):
+
+    def install(slice_: ModuleType) -> None:
         importlib.import_module(f"{slice_.__name__}.routes").install(app, ctx)
+
+    # Requests are matched against routes in order, so the high-volume surfaces come first.
+    install(events)
+    install(serving)
+    app.include_router(advertiser_router)
+    for slice_ in (media, insights, operator):
+        install(slice_)
 
 
 def _mount_ops(app: FastAPI, ctx: AppContext, metrics: Metrics) -> None:

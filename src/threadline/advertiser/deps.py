@@ -16,12 +16,19 @@ from threadline.kit.errors import ApiError
 bearer = HTTPBearer(auto_error=False, description="Advertiser API key: `Bearer ak_...`")
 
 
-async def current_principal(
-    request: Request, _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> KeyPrincipal:
+def principal_org_id(request: Request) -> str:
+    """The org of the key AdvertiserGate authenticated for this request."""
     principal: KeyPrincipal | None = getattr(request.state, "principal", None)
     if principal is None or principal.org_id is None:
         raise ApiError(401, "invalid_api_key", "Invalid API key.")
+    return principal.org_id
+
+
+async def current_principal(
+    request: Request, _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> KeyPrincipal:
+    principal_org_id(request)
+    principal: KeyPrincipal = request.state.principal
     return principal
 
 

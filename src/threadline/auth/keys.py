@@ -113,9 +113,11 @@ class KeyCache:
             self._entries.clear()
 
 
-def authenticate(db: Database, cache: KeyCache, clock: Clock, plain: str, kind: str) -> KeyPrincipal | None:
+def authenticate(
+    db: Database, cache: KeyCache, clock: Clock, plain: str, kind: str, digest: str | None = None
+) -> KeyPrincipal | None:
     """The principal for a presented key of ``kind``, or None if unknown, revoked, expired or orphaned."""
-    digest = hash_key(plain)
+    digest = digest or hash_key(plain)
     mono = clock.monotonic()
     hit, principal = cache.get(digest, mono)
     if not hit:
@@ -166,7 +168,8 @@ async def resolve_key(
     """:func:`authenticate` for async callers: a cache hit never leaves the event loop."""
     if not token.startswith(PREFIX_BY_KIND[kind] + "_") or len(token) > MAX_TOKEN_LENGTH:
         return None
-    hit, _ = cache.get(hash_key(token), clock.monotonic())
+    digest = hash_key(token)
+    hit, _ = cache.get(digest, clock.monotonic())
     if hit:
-        return authenticate(db, cache, clock, token, kind)
-    return await anyio.to_thread.run_sync(authenticate, db, cache, clock, token, kind)
+        return authenticate(db, cache, clock, token, kind, digest)
+    return await anyio.to_thread.run_sync(authenticate, db, cache, clock, token, kind, digest)
