@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     campaign_create_limit_per_hour: int = 60
     events_rate_limit_per_hour: int = 100_000
     serving_rate_limit_per_second: int = 100
+    # Relevance of context hints: "lexical" (stems, no model) or "semantic" (needs the `semantic` extra).
+    matcher: str = "lexical"
 
     max_json_body_bytes: int = 1_048_576
     events_max_body_bytes: int = 65_536
@@ -62,6 +64,14 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
+
+    @field_validator("matcher")
+    @classmethod
+    def _known_matcher(cls, value: str) -> str:
+        # Kept in step with serving.matching.MATCHERS (not imported: config stays free of serving code).
+        if value not in ("lexical", "semantic"):
+            raise ValueError("matcher must be 'lexical' or 'semantic'")
         return value
 
     @property

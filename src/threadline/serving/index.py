@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from threadline.kit.clock import Clock
-from threadline.serving.matching import HintIndex
+from threadline.serving.matching import HintIndex, HintScorer, hint_scorer_factory
 from threadline.serving.tables import serving_state
 from threadline.store.db import Database
 from threadline.store.models import Ad, AdGroup, Campaign, InsightsHourly, Org, Publisher
@@ -88,7 +88,7 @@ class Snapshot:
     built_mono: float
     campaigns: dict[str, CampaignState] = field(default_factory=dict)
     groups: dict[str, list[AdEntry]] = field(default_factory=dict)
-    hints: HintIndex = field(default_factory=HintIndex)
+    hints: HintScorer = field(default_factory=HintIndex)
     hintless_groups: tuple[str, ...] = ()
     ads: dict[str, AdEntry] = field(default_factory=dict)
     # format -> countries some ad of that format targets ("*" = an untargeted campaign)
@@ -136,9 +136,10 @@ def _ad_entry(ad: Ad, group: AdGroup, state: CampaignState, org_name: str) -> Ad
 
 
 class ServingIndex:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, matcher: str = "lexical") -> None:
         self.db = db
         self.clock = clock
+        self._new_hints = hint_scorer_factory(matcher)
         self._snapshot: Snapshot | None = None
         self._build_lock = threading.Lock()
         self._stop = threading.Event()
@@ -270,7 +271,7 @@ class ServingIndex:
                 )
                 .order_by(Ad.seq)
             ).all()
-        snap = Snapshot(version=version, built_mono=mono)
+        snap = Snapshot(version=version, built_mono=mono, hints=self._new_hints())
         group_hints: dict[str, list[str]] = {}
         for ad, group, campaign, org_name in rows:
             state = snap.campaigns.get(campaign.id)
@@ -300,6 +301,7 @@ class ServingIndex:
                 snap.hints.add(group_id, hints)
             else:
                 hintless.append(group_id)
+        snap.hints.build()
         snap.hintless_groups = tuple(hintless)
         self._load_ctr(snap.ads)
         return snap

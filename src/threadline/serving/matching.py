@@ -13,9 +13,10 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import snowballstemmer  # type: ignore[import-untyped]
 
@@ -216,19 +217,50 @@ def stems(text: str) -> list[str]:
 class Conversation:
     weights: dict[str, float]  # stem -> recency weight of the most recent message containing it
     bigrams: frozenset[tuple[str, str]]
+    # The counted messages themselves, most recent first (the semantic matcher embeds them).
+    recent: tuple[str, ...] = ()
 
     @classmethod
     def from_messages(cls, messages: Sequence[str]) -> Conversation:
         """``messages`` oldest first; only the last len(RECENCY) count."""
         weights: dict[str, float] = {}
         bigrams: set[tuple[str, str]] = set()
+        recent: list[str] = []
         for weight, text in zip(RECENCY, reversed(messages), strict=False):
-            seq = stems(text[:20_000])
+            recent.append(text[:20_000])
+            seq = stems(recent[-1])
             for s in seq:
                 if weights.get(s, 0.0) < weight:
                     weights[s] = weight
             bigrams.update(itertools.pairwise(seq))
-        return cls(weights, frozenset(bigrams))
+        return cls(weights, frozenset(bigrams), tuple(recent))
+
+
+class HintScorer(Protocol):
+    """What the serving index needs from a matcher: fill with ``add``, ``build`` once, then ``score``."""
+
+    def add(self, key: str, hints: Iterable[str]) -> None: ...
+
+    def build(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+    def score(self, conversation: Conversation) -> dict[str, float]: ...
+
+
+MATCHERS = ("lexical", "semantic")
+
+
+def hint_scorer_factory(matcher: str) -> Callable[[], HintScorer]:
+    """The index class for THREADLINE_MATCHER; fails now (at startup) if the semantic extra is missing."""
+    if matcher == "lexical":
+        return HintIndex
+    if matcher == "semantic":
+        from threadline.serving import semantic  # optional extra: imported only when selected
+
+        semantic.require()
+        return semantic.SemanticHintIndex
+    raise ValueError(f"unknown matcher {matcher!r}: expected one of {', '.join(MATCHERS)}")
 
 
 @dataclass(frozen=True)
@@ -258,6 +290,9 @@ class HintIndex:
             self._hints.append(_Hint(group, distinct, tuple(dict.fromkeys(itertools.pairwise(seq)))))
             for s in distinct:
                 self._postings.setdefault(s, []).append(hint_no)
+
+    def build(self) -> None:
+        """Nothing to precompute: ``add`` already maintains the inverted index."""
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -63,7 +63,7 @@ class ServingEngine:
 
     def __init__(self, ctx: AppContext, bidders: Sequence[Bidder] | None = None) -> None:
         self.ctx = ctx
-        self.index = ServingIndex(ctx.db, ctx.clock)
+        self.index = ServingIndex(ctx.db, ctx.clock, ctx.settings.matcher)
         self.bidders: list[Bidder] = list(bidders) if bidders else [LocalBidder(self.index)]
 
     def auction(self, req: ServeRequest, now: float) -> tuple[list[PricedBid], str | None]:
