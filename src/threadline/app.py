@@ -136,8 +136,8 @@ def _mount_slices(app: FastAPI, ctx: AppContext) -> None:
 
     # Requests are matched against routes in order, so the high-volume surfaces come first.
     install(events)
-    install(serving)
     app.include_router(advertiser_router)
+    install(serving)  # its latency target is server-side time, which routing does not enter
     for slice_ in (media, insights, operator):
         install(slice_)
 
