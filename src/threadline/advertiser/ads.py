@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from threadline.advertiser import service
 from threadline.advertiser.deps import Ctx, OrgId
-from threadline.advertiser.listing import Paging
 from threadline.advertiser.schemas import AdCreate, AdList, AdOut, AdUpdate
+from threadline.kit.pagination import Paging
 from threadline.kit.schemas import error_responses
 
 router = APIRouter(tags=["ads"])

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 
 from threadline.advertiser import launch, service
 from threadline.advertiser.deps import Ctx, OrgId
-from threadline.advertiser.listing import Paging
 from threadline.advertiser.schemas import CampaignCreate, CampaignList, CampaignOut, CampaignUpdate
+from threadline.kit.pagination import Paging
 from threadline.kit.schemas import error_responses
 
 router = APIRouter(tags=["campaigns"])

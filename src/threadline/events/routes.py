@@ -6,7 +6,6 @@ event loop; the row goes to the batching writer and the handler awaits its commi
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -107,15 +106,6 @@ def _router() -> APIRouter:
     return router
 
 
-def _bench_router() -> APIRouter:
-    router = APIRouter()
-
-    @router.post("/bench/bare-204", include_in_schema=False)
-    async def bare_204() -> Response:
-        return Response(status_code=204)
-
-    return router
-
 
 def _document_event_key(app: FastAPI) -> None:
     build = app.openapi
@@ -142,8 +132,6 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     ctx.services["event_writer"] = writer
     app.include_router(_router())
     app.include_router(admin.router)
-    if os.environ.get("THREADLINE_BENCH_BARE_ENDPOINTS") == "1":
-        app.include_router(_bench_router())
 
     _document_event_key(app)
     previous = app.router.lifespan_context

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
+from fastapi import Depends, Query
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -40,6 +41,19 @@ class PageParams:
                 raise invalid(f"No such object for cursor {name}.", name)
         if not 1 <= self.limit <= MAX_LIMIT:
             raise invalid(f"limit must be between 1 and {MAX_LIMIT}.", "limit")
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
+    after: Annotated[str | None, Query(max_length=200, description="An id: the page after it.")] = None,
+    before: Annotated[str | None, Query(max_length=200, description="An id: the page before it.")] = None,
+    order: Annotated[Order, Query(description="By creation time.")] = "desc",
+) -> PageParams:
+    """The cursor query parameters every list takes (advertiser and operator alike)."""
+    return PageParams(limit=limit, after=after, before=before, order=order)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]
 
 
 @dataclass(frozen=True)

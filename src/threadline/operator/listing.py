@@ -1,26 +1,14 @@
-"""List query parameters and the typed list model for /admin/v1 (paging itself is kit.pagination)."""
+"""The typed list model for /admin/v1 responses (paging and its query parameters are kit.pagination)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
-
-from fastapi import Query
+from typing import Any, TypeVar
 
 from threadline.kit import pagination
-from threadline.kit.pagination import Order, PageParams
 from threadline.operator.schemas import Page
 
 T = TypeVar("T")
-
-
-def page_params(
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
-    after: Annotated[str | None, Query(max_length=64)] = None,
-    before: Annotated[str | None, Query(max_length=64)] = None,
-    order: Annotated[Order, Query()] = "desc",
-) -> PageParams:
-    return PageParams(limit=limit, after=after, before=before, order=order)
 
 
 def to_page(page: pagination.Page[Any], serialize: Callable[[Any], T]) -> Page[T]:

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from threadline.kit.ids import is_uuid
 from threadline.store.models import Ad, AdAccount, AdGroup, Charge, Org, Publisher
 
 
@@ -31,12 +30,6 @@ def org_charges(org_id: str) -> Select[Charge]:
 
 def publishers() -> Select[Publisher]:
     return select(Publisher)
-
-
-def get_publisher(session: Session, publisher_id: str) -> Publisher | None:
-    if not is_uuid(publisher_id):
-        return None
-    return session.execute(select(Publisher).where(Publisher.id == publisher_id)).scalar_one_or_none()
 
 
 def campaign_children(session: Session, campaign_ids: list[str]) -> tuple[list[AdGroup], list[Ad]]:

@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Response
 
 from threadline.context import AppContext
 from threadline.kit import pagination
-from threadline.kit.pagination import PageParams
+from threadline.kit.pagination import PageParams, page_params
 from threadline.kit.schemas import error_responses
 from threadline.operator import event_keys, publishers, review, service
 from threadline.operator.admin_token import ensure_admin_token
 from threadline.operator.deps import AdminAuth, AdminRoute, Ctx
-from threadline.operator.listing import page_params
 from threadline.operator.schemas import (
     ChargeOut,
     EventKeyCreate,

@@ -7,7 +7,6 @@ The two ad routes read the raw body themselves so the checks run in the document
 from __future__ import annotations
 
 import json
-import os
 import zoneinfo
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -441,15 +440,6 @@ def _option(value: str | int | None) -> str | None:
     return None if value is None else str(value)[:16]
 
 
-def _bench_router() -> APIRouter:
-    bench = APIRouter(include_in_schema=False)
-
-    @bench.post("/bench/bare-json")
-    async def bare_json() -> Response:
-        return JSONResponse({"status": "success", "data": {"bid": None, "reason": "no_match"}})
-
-    return bench
-
 
 def install(app: FastAPI, ctx: AppContext) -> None:
     """Mount this slice's routers and register its error surface and long-lived services."""
@@ -457,8 +447,6 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     engine = ServingEngine(ctx)
     ctx.services["serving"] = engine
     app.include_router(build_router())
-    if os.environ.get("THREADLINE_BENCH_BARE_ENDPOINTS") == "1":
-        app.include_router(_bench_router())
 
     previous = app.router.lifespan_context
 
