@@ -9,12 +9,11 @@ import re
 import shutil
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from tests.databases import throwaway_pg_database
 from tests.e2e.server import ServerProcess
 
 from threadline.store.migrate import upgrade
@@ -37,8 +36,8 @@ def machine() -> str:
 
 
 @contextmanager
-def fresh_store(store: str) -> Iterator[str]:
-    """A migrated, empty database URL for ``sqlite`` or ``postgres``."""
+def fresh_store(store: str, admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
+    """A migrated, empty database URL for ``sqlite`` or ``postgres`` (a database next to ``admin_url``)."""
     if store == "sqlite":
         tmp = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
         url = f"sqlite:///{tmp}/bench.db"
@@ -48,18 +47,9 @@ def fresh_store(store: str) -> Iterator[str]:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
-    name = f"threadline_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    try:
+    with throwaway_pg_database(admin_url, "threadline_bench") as url:
+        upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def start_server(url: str, data_dir: Path, **env: str) -> ServerProcess:

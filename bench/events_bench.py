@@ -23,22 +23,19 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, text
 from tests.e2e.server import ServerProcess
 from tests.events.helpers import insert_ad_tree
 
-from bench.common import cpu_seconds
+from bench.common import cpu_seconds, fresh_store
 from threadline.auth.keys import mint_key
 from threadline.kit.clock import Clock
 from threadline.operator.orgs import create_org
 from threadline.serving.clicks import record_click
 from threadline.store.db import Database
-from threadline.store.migrate import upgrade
 
 R = TypeVar("R")
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -77,24 +74,6 @@ function request()
     '{"event_name":"page_view","tag_id":"bench"}')
 end
 """
-
-
-@contextmanager
-def database(store: str, workdir: Path) -> Iterator[str]:
-    if store == "sqlite":
-        yield f"sqlite:///{workdir / 'bench.db'}"
-        return
-    base = os.environ.get("THREADLINE_BENCH_DATABASE_URL", PG_DEFAULT)
-    admin = create_engine("postgresql+psycopg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT")
-    name = f"threadline_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def seed(url: str) -> tuple[str, str]:
@@ -252,8 +231,7 @@ def main() -> None:
     use_wrk = shutil.which("wrk") is not None and not args.no_wrk
 
     workdir = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
-    with database(args.store, workdir) as url:
-        upgrade(url)
+    with fresh_store(args.store, os.environ.get("THREADLINE_BENCH_DATABASE_URL", PG_DEFAULT)) as url:
         key, click_id = seed(url)
         server = ServerProcess(
             workdir / "data",

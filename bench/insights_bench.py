@@ -19,17 +19,17 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from bench.common import fresh_store
 from threadline.app import create_app
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
 from threadline.operator import orgs
-from threadline.store.migrate import upgrade
 from threadline.store.models import Ad, AdGroup, Campaign
 
 HOUR = 3600
@@ -53,32 +53,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="insights-bench-") as tmp:
-        url, drop = _database(args.store, args.pg_url, Path(tmp))
-        try:
-            _run(url, Path(tmp), args)
-        finally:
-            drop()
-
-
-def _database(store: str, pg_url: str, tmp: Path) -> tuple[str, Callable[[], None]]:
-    if store == "sqlite":
-        return f"sqlite:///{tmp / 'bench.db'}", lambda: None
-    name = f"threadline_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine("postgresql+psycopg://" + pg_url.split("://", 1)[1], isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return pg_url.rsplit("/", 1)[0] + f"/{name}", drop
+    with (
+        tempfile.TemporaryDirectory(prefix="insights-bench-") as tmp,
+        fresh_store(args.store, args.pg_url) as url,
+    ):
+        _run(url, Path(tmp), args)
 
 
 def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
-    upgrade(url)
     clock = MovableClock(start=END - args.hours * HOUR - 86400, frozen=True)
     settings = Settings(
         data_dir=tmp / "data",

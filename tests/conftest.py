@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from tests.databases import throwaway_pg_database
 from threadline.app import create_app
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
@@ -61,20 +61,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated once."""
     assert PG_URL
-    name = f"threadline_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_pg(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = _pg(PG_URL).rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def _pg(url: str) -> str:
-    return "postgresql+psycopg://" + url.split("://", 1)[1]
+    with throwaway_pg_database(PG_URL, "threadline_test") as url:
+        upgrade(url)
+        yield url
 
 
 def _truncate_pg(url: str) -> None:

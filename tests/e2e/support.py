@@ -1,27 +1,21 @@
-"""Shared pieces of the end-to-end tests: a fresh store per test, seeding, and direct counts over raw tables."""
+"""Shared pieces of the end-to-end tests: server environment, seeding, and direct counts over raw tables."""
 
 from __future__ import annotations
 
 import io
-import os
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 from PIL import Image
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import func, select
 
 from threadline.store.db import Database
 from threadline.store.models import Campaign, Click, Conversion, impressions
 
-PG_URL = os.environ.get("THREADLINE_TEST_DATABASE_URL")
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 ADMIN_TOKEN = "adm_e2e_token"
 US_USER = {
@@ -33,35 +27,6 @@ US_USER = {
 }
 LEVELS = ("ad_account", "campaign", "ad_group", "ad")
 T = TypeVar("T")
-
-
-def _pg(url: str) -> str:
-    return "postgresql+psycopg://" + url.split("://", 1)[1]
-
-
-@contextmanager
-def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
-    """An empty store of ``kind`` (a SQLite file, or a new PostgreSQL database dropped afterwards)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'e2e.db'}"
-        return
-    assert PG_URL
-    name = f"threadline_e2e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_pg(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield _pg(PG_URL).rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        # DROP DATABASE waits for a checkpoint (seconds here): let it overlap the next test. The thread
-        # is not a daemon, so the interpreter still waits for it before exiting.
-        threading.Thread(target=_drop, args=(admin, name), name=f"drop-{name}").start()
-
-
-def _drop(admin: Engine, name: str) -> None:
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.databases import fresh_database
 from tests.e2e.server import ServerProcess
-from tests.e2e.support import fresh_database
 from tests.events.helpers import insert_ad_tree
 from threadline.auth.keys import mint_key
 from threadline.kit.clock import Clock

@@ -13,13 +13,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.databases import fresh_database
 from tests.e2e.server import ServerProcess
 from tests.e2e.support import (
     STORES,
     US_USER,
     create_advertiser,
     create_publisher,
-    fresh_database,
     launch,
     raw_totals,
     server_env,

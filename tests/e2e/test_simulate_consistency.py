@@ -13,6 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.databases import fresh_database
 from tests.e2e.server import ServerProcess
 from tests.e2e.support import (
     LEVELS,
@@ -20,7 +21,6 @@ from tests.e2e.support import (
     Advertiser,
     RawTotals,
     admin_headers,
-    fresh_database,
     raw_totals,
     server_env,
     spent_micros,

@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 
+def normalize_url(url: str) -> str:
+    """PostgreSQL URLs without a driver (``postgresql://``, ``postgres://``) use psycopg 3."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -21,21 +30,18 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
 def make_null_engine(url: str) -> Engine:
     """An engine that opens a fresh connection per use (migrations, CLI one-offs)."""
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool
         )
         _configure_sqlite(engine)
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return create_engine(url, poolclass=NullPool)
 
 
