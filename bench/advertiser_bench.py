@@ -16,13 +16,12 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import insert
+from tests.factories import seed_org
 
 from bench.common import fresh_store, machine, percentiles, report, start_server, wrk
-from threadline.billing.providers import make_provider
 from threadline.config import Settings
 from threadline.context import build_context
 from threadline.kit.ids import new_id
-from threadline.operator import orgs
 from threadline.store.models import Campaign
 
 N_CAMPAIGNS = 10_000
@@ -31,11 +30,7 @@ N_CAMPAIGNS = 10_000
 def seed(url: str, data_dir: Path) -> tuple[str, str]:
     settings = Settings(data_dir=data_dir, database_url=url)
     ctx = build_context(settings)
-    with ctx.db.write() as s:
-        new = orgs.create_org(s, ctx.clock, name="Bench Org", url="https://bench.example.com")
-        orgs.add_payment_method(
-            s, ctx.clock, make_provider(settings, ctx.db, ctx.clock), new.org.id, "tok_visa"
-        )
+    new = seed_org(ctx, "Bench Org", "https://bench.example.com")
     now = ctx.clock.now_s()
     rows = [
         {

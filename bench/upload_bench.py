@@ -18,12 +18,11 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
+from tests.factories import seed_org
 
 from bench.common import fresh_store, machine, percentiles, report, start_server
-from threadline.billing.providers import make_provider
 from threadline.config import Settings
 from threadline.context import build_context
-from threadline.operator import orgs
 
 
 def noise_image(fmt: str, target_bytes: int) -> bytes:
@@ -50,11 +49,7 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
 def seed(url: str, data_dir: Path) -> str:
     settings = Settings(data_dir=data_dir, database_url=url)
     ctx = build_context(settings)
-    with ctx.db.write() as s:
-        new = orgs.create_org(s, ctx.clock, name="Upload Bench", url="")
-        orgs.add_payment_method(
-            s, ctx.clock, make_provider(settings, ctx.db, ctx.clock), new.org.id, "tok_visa"
-        )
+    new = seed_org(ctx, "Upload Bench", "")
     ctx.db.dispose()
     return new.api_key
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from threadline.billing.providers import make_provider
 from threadline.context import AppContext
 from threadline.operator import orgs
 
@@ -30,12 +31,24 @@ def ctx_of(app: FastAPI) -> AppContext:
     return ctx
 
 
-def make_org(app: FastAPI, name: str = "Acme Inc.", card: str | None = "tok_visa") -> TestOrg:
-    ctx = ctx_of(app)
+def seed_org(
+    ctx: AppContext,
+    name: str = "Acme Inc.",
+    url: str = "https://acme.example.com",
+    card: str | None = "tok_visa",
+) -> orgs.NewOrg:
+    """An org (and its default card) through the operator services, as the admin API creates them."""
+    provider = ctx.services.get("payments") or make_provider(ctx.settings, ctx.db, ctx.clock)
+    details = orgs.attach_card(provider, card) if card else None
     with ctx.db.write() as s:
-        new = orgs.create_org(s, ctx.clock, name=name, url="https://acme.example.com")
-        if card:
-            orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], new.org.id, card)
+        new = orgs.create_org(s, ctx.clock, name=name, url=url)
+        if details is not None:
+            orgs.add_payment_method(s, ctx.clock, provider, new.org.id, details)
+    return new
+
+
+def make_org(app: FastAPI, name: str = "Acme Inc.", card: str | None = "tok_visa") -> TestOrg:
+    new = seed_org(ctx_of(app), name, card=card)
     return TestOrg(new.org.id, new.api_key, new.ad_account.id)
 
 

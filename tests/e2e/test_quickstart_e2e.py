@@ -18,11 +18,9 @@ from thrads import ThradsClient
 
 from tests.e2e.server import ServerProcess
 from tests.e2e.support import US_USER, admin_headers, eventually, png, server_env
-from tests.factories import QUICKSTART_CAMPAIGN
-from threadline.billing.providers import make_provider
+from tests.factories import QUICKSTART_CAMPAIGN, seed_org
 from threadline.config import Settings
 from threadline.context import build_context
-from threadline.operator import orgs
 from threadline.store.migrate import upgrade
 
 pytestmark = pytest.mark.e2e
@@ -47,11 +45,7 @@ def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, str, str]]:
     settings = Settings(data_dir=data, database_url=url)
     upgrade(url)
     ctx = build_context(settings)
-    with ctx.db.write() as s:
-        new = orgs.create_org(s, ctx.clock, name="Acme Inc.", url="https://acme.example.com")
-        orgs.add_payment_method(
-            s, ctx.clock, make_provider(settings, ctx.db, ctx.clock), new.org.id, "tok_visa"
-        )
+    new = seed_org(ctx, "Acme Inc.", "https://acme.example.com")
     ctx.db.dispose()
     proc = ServerProcess(data, server_env(url, THREADLINE_AUTO_APPROVE="false"))
     proc.start()

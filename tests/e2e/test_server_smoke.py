@@ -10,10 +10,9 @@ import httpx
 import pytest
 
 from tests.e2e.server import ServerProcess
-from threadline.billing.providers import make_provider
+from tests.factories import seed_org
 from threadline.config import Settings
 from threadline.context import build_context
-from threadline.operator import orgs
 from threadline.store.migrate import upgrade
 
 pytestmark = pytest.mark.e2e
@@ -25,11 +24,7 @@ def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
     settings = Settings(data_dir=data, admin_token="adm_e2e")
     upgrade(settings.resolved_database_url)
     ctx = build_context(settings)
-    with ctx.db.write() as s:
-        new = orgs.create_org(s, ctx.clock, name="Acme Inc.", url="https://acme.example.com")
-        orgs.add_payment_method(
-            s, ctx.clock, make_provider(settings, ctx.db, ctx.clock), new.org.id, "tok_visa"
-        )
+    new = seed_org(ctx, "Acme Inc.", "https://acme.example.com")
     ctx.db.dispose()
     proc = ServerProcess(data, {"THREADLINE_ADMIN_TOKEN": "adm_e2e", "THREADLINE_AUTO_APPROVE": "false"})
     proc.start()

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.factories import ctx_of, make_org
 from threadline.app import create_app
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
-from threadline.store.models import PaymentMethod
+from threadline.store.models import Org, PaymentMethod
 
 PM_NOT_FOUND = {
     "error": {
@@ -172,3 +173,28 @@ def test_unreachable_provider_is_503(
             assert s.execute(select(PaymentMethod)).first() is None
     finally:
         ctx_of(app).db.dispose()
+
+
+def test_provider_is_called_outside_any_write_transaction(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow provider (Stripe over the network) must never hold the store's write lock."""
+    ctx = ctx_of(app)
+    if not ctx.db.is_sqlite:
+        pytest.skip("only SQLite's single write lock makes a held transaction observable here")
+    org = make_org(app, card=None)
+    provider = ctx.services["payments"]
+    real_attach = provider.attach_card
+    writes_during_attach: list[bool] = []
+
+    def attach_while_writing(token: str) -> Any:
+        # Another writer must get through while the provider is busy.
+        with ctx.db.write() as s:
+            s.execute(update(Org).where(Org.id == org.id).values(url="https://during.example.com"))
+        writes_during_attach.append(True)
+        return real_attach(token)
+
+    monkeypatch.setattr(provider, "attach_card", attach_while_writing)
+    r = _add(client, admin_headers, org.id, "tok_visa")
+    assert r.status_code == 201, r.text
+    assert writes_during_attach == [True]

@@ -106,7 +106,6 @@ def _router() -> APIRouter:
     return router
 
 
-
 def _document_event_key(app: FastAPI) -> None:
     build = app.openapi
 

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from threadline.auth import keys
-from threadline.billing.providers import InvalidCardToken, PaymentProvider
+from threadline.billing.providers import CardDetails, InvalidCardToken, PaymentProvider
 from threadline.kit.clock import Clock
 from threadline.kit.errors import ApiError, not_found
 from threadline.kit.ids import is_uuid, new_id
@@ -68,14 +68,20 @@ def revoke_advertiser_keys(session: Session, clock: Clock, org_id: str) -> None:
     keys.revoke_keys(session, kind="advertiser", org_id=org_id, at=clock.now_s())
 
 
-def add_payment_method(
-    session: Session, clock: Clock, provider: PaymentProvider, org_id: str, token: str
-) -> PaymentMethod:
-    get_org(session, org_id)
+def attach_card(provider: PaymentProvider, token: str) -> CardDetails:
+    """Register a card token with the provider: a network call, so never inside a database transaction
+    (on SQLite it would hold the write lock for as long as the provider takes)."""
     try:
-        card = provider.attach_card(token)
+        return provider.attach_card(token)
     except InvalidCardToken:
         raise ApiError(400, "invalid_value", "Unknown or unusable card token.", "token") from None
+
+
+def add_payment_method(
+    session: Session, clock: Clock, provider: PaymentProvider, org_id: str, card: CardDetails
+) -> PaymentMethod:
+    """Store an attached card as the org's only default."""
+    get_org(session, org_id)
     session.execute(
         update(PaymentMethod)
         .where(PaymentMethod.org_id == org_id, PaymentMethod.deleted_at.is_(None))

@@ -48,12 +48,14 @@ def create_org_with_card(
     ctx: AppContext, body: OrgCreate, card: PaymentMethodCreate
 ) -> tuple[NewOrgOut, PaymentMethodOut]:
     """The CLI's `orgs create --card`: an unusable card leaves no half-made org behind."""
+    provider = ctx.services["payments"]
+    try:
+        details = orgs.attach_card(provider, card.token)
+    except ProviderError:
+        raise provider_unavailable() from None
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name=body.name, url=body.url or "")
-        try:
-            pm = orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], new.org.id, card.token)
-        except ProviderError:
-            raise provider_unavailable() from None
+        pm = orgs.add_payment_method(s, ctx.clock, provider, new.org.id, details)
     return _new_org_out(new), _payment_method_out(pm)
 
 
@@ -106,11 +108,15 @@ def provider_unavailable() -> ApiError:
 
 
 def add_payment_method(ctx: AppContext, org_id: str, body: PaymentMethodCreate) -> PaymentMethodOut:
+    provider = ctx.services["payments"]
+    with ctx.db.read() as s:
+        orgs.get_org(s, org_id)  # an unknown org is a 404 before the provider is asked anything
     try:
-        with ctx.db.write() as s:
-            pm = orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], org_id, body.token)
+        card = orgs.attach_card(provider, body.token)
     except ProviderError:
         raise provider_unavailable() from None
+    with ctx.db.write() as s:
+        pm = orgs.add_payment_method(s, ctx.clock, provider, org_id, card)
     return _payment_method_out(pm)
 
 

@@ -440,7 +440,6 @@ def _option(value: str | int | None) -> str | None:
     return None if value is None else str(value)[:16]
 
 
-
 def install(app: FastAPI, ctx: AppContext) -> None:
     """Mount this slice's routers and register its error surface and long-lived services."""
     app.state.surfaces.append(Surface(SERVING_PREFIXES, render_serving))
