@@ -19,7 +19,6 @@ from starlette.types import Receive, Scope, Send
 
 from threadline import __version__
 from threadline.advertiser.gate import AdvertiserGate
-from threadline.app_deps import get_ctx
 from threadline.config import Settings
 from threadline.context import AppContext, build_context
 from threadline.kit.bodylimit import BodyLimitMiddleware, BodyTooLarge
@@ -32,13 +31,9 @@ from threadline.kit.openapi import install_openapi
 log = logging.getLogger("threadline")
 
 
-def surfaces(app: FastAPI) -> list[Surface]:
-    registered: list[Surface] = app.state.surfaces
-    return registered
-
-
 def surface_for(app: FastAPI, path: str) -> Surface:
-    for surface in surfaces(app):
+    registered: list[Surface] = app.state.surfaces
+    for surface in registered:
         if surface.matches(path):
             return surface
     return OPENAI_SURFACE
@@ -189,6 +184,3 @@ def _mount_bench_baselines(app: FastAPI) -> None:
 def app_factory() -> FastAPI:
     """Entry point for `uvicorn --factory threadline.app:app_factory` (settings from the environment)."""
     return create_app()
-
-
-__all__: list[Any] = ["app_factory", "create_app", "get_ctx"]

@@ -15,6 +15,7 @@ from threadline.context import AppContext
 from threadline.kit.asgi import header, read_body, replay_receive, send_json
 from threadline.kit.bodylimit import BodyTooLarge
 from threadline.kit.errors import ApiError, openai_body
+from threadline.kit.ratelimit import RateDecision
 
 UPLOAD_BUFFER_LIMIT = 5 * 1024 * 1024 + 65_536
 
@@ -45,9 +46,12 @@ class AdvertiserGate:
         state["principal"] = principal
         state["org_id"] = principal.org_id
 
-        rate_headers = await self._rate_limit(scope, principal)
-        if rate_headers is None:
-            return await self._too_many(scope, send, principal)
+        decision = await self._rate_limit(scope, principal)
+        rate_headers = decision.headers()
+        if not decision.allowed:
+            too_many = ApiError(429, "rate_limit_exceeded", "Rate limit exceeded. Retry later.")
+            await send_json(send, 429, openai_body(too_many), rate_headers)
+            return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -71,28 +75,23 @@ class AdvertiserGate:
             raise invalid_api_key()
         return principal
 
-    async def _rate_limit(self, scope: Scope, principal: KeyPrincipal) -> dict[str, str] | None:
-        def check() -> dict[str, str] | None:
+    async def _rate_limit(self, scope: Scope, principal: KeyPrincipal) -> RateDecision:
+        """The decision whose headers the response carries: the stricter create bucket on creates."""
+
+        def check() -> RateDecision:
             limiter = self.ctx.limiter
             decision = limiter.hit(self.hourly, "adv", principal.key_id)
-            if not decision.allowed:
-                scope["state"]["rate_headers"] = decision.headers()
-                return None
-            if scope["method"] == "POST" and scope["path"].rstrip("/") == "/v1/campaigns":
-                create = limiter.hit(self.create_hourly, "adv-create", principal.key_id)
-                if not create.allowed:
-                    scope["state"]["rate_headers"] = create.headers()
-                    return None
-                return create.headers()
-            return decision.headers()
+            if (
+                decision.allowed
+                and scope["method"] == "POST"
+                and scope["path"].rstrip("/") == "/v1/campaigns"
+            ):
+                return limiter.hit(self.create_hourly, "adv-create", principal.key_id)
+            return decision
 
         if self.redis_limits:
             return await anyio.to_thread.run_sync(check)
         return check()
-
-    async def _too_many(self, scope: Scope, send: Send, principal: KeyPrincipal) -> None:
-        err = ApiError(429, "rate_limit_exceeded", "Rate limit exceeded. Retry later.")
-        await send_json(send, 429, openai_body(err), scope["state"].get("rate_headers"))
 
     async def _idempotent(
         self, scope: Scope, receive: Receive, send: Send, principal: KeyPrincipal, key: str

@@ -8,6 +8,8 @@ from typing import Any
 
 from starlette.types import Message, Receive, Send
 
+from threadline.kit.bodylimit import BodyTooLarge
+
 
 def header(scope: MutableMapping[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
@@ -29,8 +31,6 @@ async def send_json(
 
 async def read_body(receive: Receive, limit: int | None = None) -> bytes:
     """The whole request body; raises BodyTooLarge past ``limit`` bytes."""
-    from threadline.kit.bodylimit import BodyTooLarge
-
     chunks = []
     size = 0
     while True:
