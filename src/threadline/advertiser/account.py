@@ -53,7 +53,7 @@ def _load(ctx: AppContext, org_id: str) -> bytes:
 async def get_ad_account(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
     org_id = principal_org_id(request)
-    cache: dict[str, tuple[float, bytes]] = ctx.services.setdefault("ad_account_cache", {})
+    cache = ctx.ad_account_cache
     now = ctx.clock.monotonic()
     hit = cache.get(org_id)
     if hit is not None and hit[0] > now:

@@ -11,7 +11,6 @@ from threadline.kit import pagination
 from threadline.kit.pagination import PageParams, page_params
 from threadline.kit.schemas import error_responses
 from threadline.operator import event_keys, publishers, review, service
-from threadline.operator.admin_token import ensure_admin_token
 from threadline.operator.deps import AdminAuth, AdminRoute, Ctx
 from threadline.operator.schemas import (
     ChargeOut,
@@ -31,6 +30,7 @@ from threadline.operator.schemas import (
     ReviewCampaignOut,
     ReviewQueue,
 )
+from threadline.routing import mount
 
 router = APIRouter(prefix="/admin/v1", tags=["operator"], route_class=AdminRoute, dependencies=[AdminAuth])
 Params = Annotated[PageParams, Depends(page_params)]
@@ -156,5 +156,4 @@ def reject_campaign(ctx: Ctx, campaign_id: str, body: RejectBody) -> ReviewCampa
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    ensure_admin_token(ctx)
-    app.include_router(router)
+    mount(app, router)
