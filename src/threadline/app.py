@@ -53,6 +53,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         docs_url="/docs",
         redoc_url=None,
         redirect_slashes=False,
+        # Our own observability (kit/observability.py) measures requests; FastAPI's OpenTelemetry hook
+        # would re-check for a configured provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     table = surface_table()
     app.state.ctx = ctx

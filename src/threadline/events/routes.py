@@ -16,7 +16,7 @@ from threadline.events.ingress import json_object, validate
 from threadline.events.schemas import CollectIn, ConversionIn, ConversionStatus
 from threadline.gate import authenticate_key, rate_limit
 from threadline.kit.schemas import error_responses
-from threadline.routing import mount
+from threadline.routing import RawRoute, mount
 from threadline.surfaces import EVENTS_RATE
 
 _OK = b'{"status":"ok"}'
@@ -84,6 +84,7 @@ def _router() -> APIRouter:
             f"{prefix}/collect",
             collect,
             methods=["POST"],
+            route_class_override=RawRoute,
             status_code=204,
             response_class=Response,
             responses={
@@ -97,6 +98,7 @@ def _router() -> APIRouter:
             f"{prefix}/conversion",
             conversion,
             methods=["POST"],
+            route_class_override=RawRoute,
             response_model=ConversionStatus,
             responses=error_responses(400, 401, 404, 413, 422, 429),
             openapi_extra=_body_doc(ConversionIn, [_IDEMPOTENCY_PARAM]),
