@@ -180,3 +180,34 @@ def test_a_publisher_key_as_a_bearer_token_is_not_a_serving_credential(
     )
     assert r.status_code == 401
     assert r.json()["message"] == "Invalid API key."
+
+
+def test_a_credential_can_come_from_a_query_parameter_or_a_cookie(app: FastAPI, keys: dict[str, str]) -> None:
+    """For the coming surfaces (Graph's ?access_token=, dashboard session cookies): same authenticator."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from threadline.gate import SURFACE_KEY, authenticate
+    from threadline.kit.surface import Credential
+
+    surface = Surface(
+        "graph-like", ("/v1.0/",), render_openai, credential=Credential("event", query="access_token")
+    )
+    cookie_surface = Surface(
+        "web-like", ("/app/",), render_openai, credential=Credential("event", cookie="s")
+    )
+
+    def request(surface: Surface, query: bytes = b"", cookie: str | None = None) -> Request:
+        headers = [(b"cookie", cookie.encode())] if cookie else []
+        scope = {"type": "http", "method": "GET", "path": "/x", "query_string": query, "headers": headers}
+        scope[SURFACE_KEY] = surface
+        scope["app"] = app
+        return Request(scope)
+
+    by_query = asyncio.run(authenticate(request(surface, f"access_token={keys['ek']}".encode())))
+    by_cookie = asyncio.run(authenticate(request(cookie_surface, cookie=f"s={keys['ek']}")))
+    assert by_query == by_cookie
+    assert by_query.kind == "event"
+    with pytest.raises(Exception, match="Invalid API key"):
+        asyncio.run(authenticate(request(surface, f"access_token={keys['ak']}".encode())))

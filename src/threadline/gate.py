@@ -49,7 +49,14 @@ async def authenticate(request: Request) -> Principal:
     credential = surface.credential
     assert credential is not None, f"surface {surface.name} declares no credential"
     ctx: AppContext = request.app.state.ctx
-    return await ctx.authenticator.authenticate(credential, request.headers.get(credential.header))
+    value = request.headers.get(credential.header)
+    if value is None and credential.query is not None and credential.query in request.query_params:
+        token = request.query_params[credential.query]
+        value = f"Bearer {token}" if credential.bearer else token
+    if value is None and credential.cookie is not None and credential.cookie in request.cookies:
+        token = request.cookies[credential.cookie]
+        value = f"Bearer {token}" if credential.bearer else token
+    return await ctx.authenticator.authenticate(credential, value)
 
 
 async def authenticate_key(request: Request) -> KeyPrincipal:

@@ -28,6 +28,10 @@ class Credential:
     kind: str  # a kind the Authenticator has a resolver for: advertiser, event, publisher, operator, ...
     header: str = "authorization"
     bearer: bool = True  # "Authorization: Bearer <token>" (False: the raw header value is the token)
+    # Where else the token may come from when the header is absent (route stage only): a query
+    # parameter (Graph's ?access_token=) or a cookie (dashboard sessions).
+    query: str | None = None
+    cookie: str | None = None
     scopes: frozenset[str] = frozenset()  # all must be held by the principal
     invalid_message: str = "Invalid API key."
     stage: AuthStage = "route"
