@@ -121,6 +121,64 @@ def _add_synthetic_surfaces(app: FastAPI) -> int:
     return len(names)
 
 
+def _routing_cost(app: FastAPI) -> dict[str, float]:
+    """ns per lookup + match for three paths, with 3, 7 and 11 surfaces declared (same routes)."""
+    from starlette.routing import Match
+
+    from threadline.kit.errors import render_openai
+    from threadline.kit.surface import Surface, SurfaceTable
+    from threadline.routing import route_tables
+    from threadline.surfaces import ADVERTISER, EVENTS, OPERATOR, PUBLIC, SERVING, SERVING_LEGACY, TRACKING
+
+    extra_routes = []
+    synthetic = []
+    for name, prefix in {
+        "graph": "/v1.0/",
+        "tools": "/api/v1/tools/",
+        "mcp": "/mcp/",
+        "dashboard": "/app/",
+    }.items():
+        router = APIRouter()
+        for i in range(12):
+
+            async def endpoint() -> dict[str, Any]:
+                return {}
+
+            router.add_api_route(f"{prefix}thing{i}/{{item_id}}", endpoint, methods=["GET", "POST"])
+        extra_routes.extend(router.routes)
+        synthetic.append(Surface(name, (prefix,), render_openai))
+    routes = [*app.router.routes, *extra_routes]
+    configs = {
+        3: [ADVERTISER, EVENTS, SERVING],
+        7: [ADVERTISER, EVENTS, SERVING, SERVING_LEGACY, TRACKING, OPERATOR, synthetic[0]],
+        11: [ADVERTISER, EVENTS, SERVING, SERVING_LEGACY, TRACKING, OPERATOR, *synthetic],
+    }
+    probes = [("GET", "/v1/ad_account"), ("POST", "/v1/api/collect"), ("POST", "/api/v1/ssp/bid-request")]
+    out: dict[str, float] = {}
+    for n, surfaces in configs.items():
+        table = SurfaceTable(PUBLIC, surfaces)
+        tables = route_tables(routes, table)
+        scopes = [{"type": "http", "method": m, "path": p, "root_path": ""} for m, p in probes]
+
+        def route(scope: dict[str, Any], table: SurfaceTable = table, tables: Any = tables) -> None:
+            for r in tables[table.lookup(scope["path"])]:
+                if r.matches(scope)[0] is Match.FULL:
+                    return
+            raise AssertionError(scope["path"])
+
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter_ns()
+            for _ in range(2000):
+                for scope in scopes:
+                    route(scope)
+            best = min(best, (time.perf_counter_ns() - start) / (2000 * len(scopes)))
+        out[f"surfaces_{n}_ns"] = round(best)
+    out["change_3_to_7"] = round(out["surfaces_7_ns"] / out["surfaces_3_ns"] - 1, 3)
+    out["change_3_to_11"] = round(out["surfaces_11_ns"] / out["surfaces_3_ns"] - 1, 3)
+    return out
+
+
 def _seed(url: str, data_dir: Path) -> tuple[FastAPI, dict[str, str], dict[str, str]]:
     os.environ["THREADLINE_BENCH_BARE_ENDPOINTS"] = "1"
     settings = Settings(
@@ -174,6 +232,7 @@ async def _run(args: argparse.Namespace, url: str, data_dir: Path) -> None:
             collect_ratio=round(us["bare_204"] / us["collect"], 3),
         )
         if args.surfaces:
+            report("routing_cost", **_routing_cost(app))
             base = {k: us[k] for k in ("ad_account", "collect")}
             added = _add_synthetic_surfaces(app)
             more = {k: await _measure(calls[k][0], args.requests, calls[k][1]) for k in base}
