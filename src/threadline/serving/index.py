@@ -248,8 +248,10 @@ class ServingIndex:
             ).all()
         for cid, spent in rows:
             state = snap.campaigns.get(cid)
-            if state is not None:  # the store is authoritative (it includes every process's charges)
-                state.spent_micros = int(spent)
+            if state is not None:  # the store includes every process's charges
+                # Spend only grows; a read that began before one of this process's commits must not undo
+                # the note_spend that followed it (the campaign would bid once more and then be blocked).
+                state.spent_micros = max(state.spent_micros, int(spent))
 
     def _build(self) -> Snapshot:
         mono = self.clock.monotonic()
