@@ -11,7 +11,7 @@ import pytest
 
 from threadline.serving.auction import AuctionRequest, LocalBidder, run_auction
 from threadline.serving.index import AdEntry, CampaignState, Snapshot
-from threadline.serving.matching import Conversation, threshold
+from threadline.serving.relevance import Conversation, threshold
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.json"))
 NOW = 1_800_000_000

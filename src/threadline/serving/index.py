@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from threadline.kit.clock import Clock
-from threadline.serving.matching import HintIndex, HintScorer, hint_scorer_factory
+from threadline.serving.relevance import HintIndex, HintScorer, hint_scorer_factory
 from threadline.serving.tables import serving_state
 from threadline.store.db import Database
 from threadline.store.models import Ad, AdGroup, Campaign, InsightsHourly, Org, Publisher

@@ -27,7 +27,7 @@ from threadline.kit.ratelimit import RateDecision
 from threadline.serving import tracking
 from threadline.serving.frequency import FrequencyRule
 from threadline.serving.index import PublisherInfo
-from threadline.serving.matching import threshold
+from threadline.serving.relevance import threshold
 from threadline.serving.schemas import (
     BidRequestBody,
     BidResponse,
