@@ -23,6 +23,7 @@ from threadline.advertiser import launch, review
 from threadline.advertiser import service as advertiser_service
 from threadline.advertiser.schemas import CampaignCreate
 from threadline.auth import keys
+from threadline.billing import payment_methods
 from threadline.config import Settings
 from threadline.context import AppContext
 from threadline.kit.ids import new_id
@@ -179,7 +180,7 @@ def _save_state(ctx: AppContext, state: _State) -> None:
 
 
 def _create_parties(ctx: AppContext) -> tuple[_State, dict[str, str]]:
-    card = orgs.attach_card(ctx.services["payments"], "tok_visa")
+    card = payment_methods.attach_card(ctx.services["payments"], "tok_visa")
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name=ORG_NAME, url=ORG_URL)
         orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], new.org.id, card)

@@ -1,12 +1,14 @@
-"""Queries for campaigns, ad groups and ads. Every lookup is scoped to the calling org."""
+"""Queries for ad accounts, campaigns, ad groups and ads. Every lookup is scoped to the calling org."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from threadline.kit.errors import not_found
-from threadline.kit.ids import is_uuid
+from threadline.kit.ids import is_uuid, new_id
 from threadline.kit.pagination import Page, PageParams, keyset_page
 from threadline.store.models import Ad, AdAccount, AdGroup, Campaign
 
@@ -55,6 +57,33 @@ def get_ad_account(session: Session, org_id: str, ad_account_id: str) -> AdAccou
     return session.execute(
         select(AdAccount).where(AdAccount.id == ad_account_id, AdAccount.org_id == org_id)
     ).scalar_one_or_none()
+
+
+def default_ad_account(session: Session, org_id: str) -> AdAccount:
+    account = session.execute(
+        select(AdAccount).where(AdAccount.org_id == org_id, AdAccount.is_default.is_(True))
+    ).scalar_one_or_none()
+    if account is None:
+        raise not_found("ad account")
+    return account
+
+
+def default_ad_accounts(session: Session, org_ids: Iterable[str]) -> dict[str, AdAccount]:
+    """The default account of each of these orgs, in one query."""
+    ids = list(org_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(AdAccount).where(AdAccount.org_id.in_(ids), AdAccount.is_default.is_(True))
+    ).scalars()
+    return {a.org_id: a for a in rows}
+
+
+def add_default_ad_account(session: Session, *, org_id: str, name: str, url: str, now: int) -> AdAccount:
+    """Every org gets one ad account when it is created (the operator creates orgs)."""
+    account = AdAccount(id=new_id(), org_id=org_id, name=name, url=url, is_default=True, created_at=now)
+    session.add(account)
+    return account
 
 
 def live_ad_group_count(session: Session, campaign_id: str) -> int:

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from threadline.store.models import Ad, AdAccount, AdGroup, Charge, Org, Publisher
+from threadline.store.models import Ad, AdGroup, Charge, Org, Publisher
 
 
 def live_orgs() -> Select[Org]:
     return select(Org).where(Org.deleted_at.is_(None))
-
-
-def default_accounts(session: Session, org_ids: Iterable[str]) -> dict[str, AdAccount]:
-    ids = list(org_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(AdAccount).where(AdAccount.org_id.in_(ids), AdAccount.is_default.is_(True))
-    ).scalars()
-    return {a.org_id: a for a in rows}
 
 
 def org_charges(org_id: str) -> Select[Charge]:
