@@ -109,6 +109,17 @@ def live_campaign(
         body["targeting"] = {"locations": {"include": countries}}
     if end_after is not None:
         body["end_time"] = start + end_after
+    campaign = launch(client, app, org, body)
+    if advance and clock.now_s() < start:
+        clock.set(start + 1)
+    engine(app).index.refresh_now()
+    campaign["org"] = org
+    return campaign
+
+
+def launch(client: TestClient, app: FastAPI, org: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /v1/campaigns, operator approval, activation: the campaign as the API returned it."""
+    ctx = ctx_of(app)
     r = client.post("/v1/campaigns", json=body, headers=org.headers)
     assert r.status_code == 201, r.text
     campaign: dict[str, Any] = r.json()
@@ -116,10 +127,6 @@ def live_campaign(
         review.approve(s, ctx.clock, campaign["id"])
     r = client.post(f"/v1/campaigns/{campaign['id']}/activate", headers=org.headers)
     assert r.status_code == 200, r.text
-    if advance and clock.now_s() < start:
-        clock.set(start + 1)
-    engine(app).index.refresh_now()
-    campaign["org"] = org
     return campaign
 
 

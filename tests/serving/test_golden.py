@@ -31,8 +31,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.factories import TestOrg, ctx_of, make_org
-from tests.serving.helpers import UA, engine, make_publisher
-from threadline.advertiser import review
+from tests.serving.helpers import UA, engine, launch, make_publisher
 from threadline.insights.rollups import bump
 from threadline.kit.clock import MovableClock
 from threadline.serving import budget
@@ -94,14 +93,7 @@ def _launch(
         body["targeting"] = {"locations": {"include": first["countries"]}}
     if first.get("end_after") is not None:
         body["end_time"] = body["start_time"] + first["end_after"]
-    r = client.post("/v1/campaigns", json=body, headers=org.headers)
-    assert r.status_code == 201, r.text
-    campaign: dict[str, Any] = r.json()
-    with ctx.db.write() as s:
-        review.approve(s, ctx.clock, campaign["id"])
-    r = client.post(f"/v1/campaigns/{campaign['id']}/activate", headers=org.headers)
-    assert r.status_code == 200, r.text
-    return campaign
+    return launch(client, app, org, body)
 
 
 def _setup(client: TestClient, app: FastAPI, clock: MovableClock, setup: dict[str, Any]) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from threadline.store.models import Ad, AdGroup, Charge, Org, Publisher
+from threadline.store.models import Ad, AdGroup, ApiKey, Charge, Org, Publisher, ServerSecret
 
 
 def live_orgs() -> Select[Org]:
@@ -18,6 +18,33 @@ def org_charges(org_id: str) -> Select[Charge]:
 
 def publishers() -> Select[Publisher]:
     return select(Publisher)
+
+
+def find_publisher(session: Session, publisher_id: str) -> Publisher | None:
+    return session.execute(select(Publisher).where(Publisher.id == publisher_id)).scalar_one_or_none()
+
+
+def revoke_publisher_keys(session: Session, publisher_id: str, at: int) -> None:
+    # auth.keys.revoke_keys is scoped by org; publisher keys have none. Belongs next to it in auth/keys.py
+    # once that file is free to change (issue 8: the one authenticator).
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.kind == "publisher", ApiKey.publisher_id == publisher_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+
+
+def server_value(session: Session, name: str) -> str | None:
+    row = session.get(ServerSecret, name)
+    return None if row is None else row.value
+
+
+def put_server_value(session: Session, name: str, value: str, now: int) -> None:
+    row = session.get(ServerSecret, name)
+    if row is None:
+        session.add(ServerSecret(name=name, value=value, created_at=now))
+    else:
+        row.value = value
 
 
 def campaign_children(session: Session, campaign_ids: list[str]) -> tuple[list[AdGroup], list[Ad]]:
