@@ -5,15 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from threadline.store.models import Ad, AdGroup, ApiKey, Charge, Org, Publisher, ServerSecret
+from threadline.store.models import ApiKey, Org, Publisher, ServerSecret
 
 
 def live_orgs() -> Select[Org]:
     return select(Org).where(Org.deleted_at.is_(None))
-
-
-def org_charges(org_id: str) -> Select[Charge]:
-    return select(Charge).where(Charge.org_id == org_id)
 
 
 def publishers() -> Select[Publisher]:
@@ -45,14 +41,3 @@ def put_server_value(session: Session, name: str, value: str, now: int) -> None:
         session.add(ServerSecret(name=name, value=value, created_at=now))
     else:
         row.value = value
-
-
-def campaign_children(session: Session, campaign_ids: list[str]) -> tuple[list[AdGroup], list[Ad]]:
-    """Every ad group and ad of these campaigns in creation order: two queries for the whole queue."""
-    if not campaign_ids:
-        return [], []
-    groups = session.execute(
-        select(AdGroup).where(AdGroup.campaign_id.in_(campaign_ids)).order_by(AdGroup.seq)
-    ).scalars()
-    ads = session.execute(select(Ad).where(Ad.campaign_id.in_(campaign_ids)).order_by(Ad.seq)).scalars()
-    return list(groups), list(ads)

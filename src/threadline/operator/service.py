@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from threadline.advertiser import repository as advertiser_repository
 from threadline.advertiser.account import ad_account_out
-from threadline.billing import payment_methods
+from threadline.billing import charges, payment_methods
 from threadline.billing.providers import ProviderError
 from threadline.context import AppContext
 from threadline.kit.errors import ApiError
@@ -131,5 +131,5 @@ def _charge_out(c: Charge) -> ChargeOut:
 def list_charges(ctx: AppContext, org_id: str, params: PageParams) -> Page[ChargeOut]:
     with ctx.db.read() as s:
         orgs.get_org(s, org_id)
-        page = keyset_page(s, repository.org_charges(org_id), seq=Charge.seq, id_=Charge.id, params=params)
+        page = keyset_page(s, charges.org_charges(org_id), seq=Charge.seq, id_=Charge.id, params=params)
     return to_page(page, _charge_out)
