@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.factories import ctx_of
 from threadline.kit.clock import MovableClock
 from threadline.kit.jobs import Job, JobWorker, enqueue, queue
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    """Frozen: the assertions compare the stored times with the clock's."""
+    return MovableClock(frozen=True)
 
 
 def _seed(app: FastAPI, clock: MovableClock) -> dict[str, int]:
