@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,9 +24,11 @@ from threadline.store.models import Conversion, InsightsHourly
 N = 50
 
 
-def _fire(client: TestClient, eorg: EventOrg, body: dict[str, Any], headers: dict[str, str]) -> Counter[str]:
-    def one(_: int) -> str:
-        r = client.post("/v1/api/conversion", headers={**eorg.headers, **headers}, json=body)
+def _fire(
+    client: TestClient, eorg: EventOrg, body: dict[str, Any], headers: Callable[[int], dict[str, str]]
+) -> Counter[str]:
+    def one(i: int) -> str:
+        r = client.post("/v1/api/conversion", headers={**eorg.headers, **headers(i)}, json=body)
         assert r.status_code == 200, r.text
         status: str = r.json()["status"]
         return status
@@ -56,14 +58,91 @@ def _stored(app: FastAPI, org_id: str) -> int:
 def test_concurrent_identical_conversions_store_one(
     app: FastAPI, client: TestClient, eorg: EventOrg, overrides: dict[str, Any], headers: dict[str, str]
 ) -> None:
-    outcomes = _fire(client, eorg, conv(eorg, **overrides), headers)
+    outcomes = _fire(client, eorg, conv(eorg, **overrides), lambda _: headers)
     assert outcomes == Counter({"ok": 1, "duplicate": N - 1})
     assert _stored(app, eorg.id) == 1
+    assert _counted(app, eorg) == 1
+
+
+def test_concurrent_reports_of_one_order_half_with_a_key_store_one(
+    app: FastAPI, client: TestClient, eorg: EventOrg
+) -> None:
+    body = conv(eorg, order_id="order-123")
+    outcomes = _fire(client, eorg, body, lambda i: {"Idempotency-Key": "order-123"} if i % 2 else {})
+    assert outcomes == Counter({"ok": 1, "duplicate": N - 1})
+    assert _stored(app, eorg.id) == 1
+    assert _counted(app, eorg) == 1
+
+
+def _counted(app: FastAPI, eorg: EventOrg) -> int:
     with ctx_of(app).db.read() as s:
         counted = s.execute(
             select(func.sum(InsightsHourly.conversions)).where(InsightsHourly.ad_id == eorg.ad.ad_id)
         )
-        assert counted.scalar_one() == 1
+        return int(counted.scalar_one())
+
+
+def _row(eorg: EventOrg, i: int, key: str | None, order_id: str | None) -> service.PendingEvent:
+    """A conversion as the route builds it, with the explicit key ``key`` and ``order_id``."""
+    return service.PendingEvent(
+        "conversion",
+        {
+            "id": f"00000000-0000-4000-8000-{i:012d}",
+            "org_id": eorg.id,
+            "key_id": "k",
+            "dedupe_key": service.conversion_explicit_key(key, None),
+            "order_key": service.conversion_order_key(eorg.click_id, "purchase_completed", order_id),
+            "click_id": eorg.click_id,
+            "event_type": "purchase_completed",
+            "conversion_time": 1771524000,
+            "conversion_value_micros": 1,
+            "currency": "USD",
+            "order_id": order_id,
+            "event_id": None,
+            "data": {},
+            "received_at": 0.0,
+        },
+    )
+
+
+# (explicit key, order_id) of each request in one batch, after ("K0", "W") was stored, and the outcome
+# of each as if they had come one by one.
+IN_BATCH = [
+    (("K", "X"), "ok"),
+    ((None, "X"), "duplicate"),  # the order was stored just before
+    (("K2", "X"), "duplicate"),
+    (("K", "Y"), "duplicate"),  # the key was stored just before ...
+    ((None, "Y"), "ok"),  # ... so order Y was not
+    (("K2", "Z"), "ok"),  # nor key K2 (its request was a duplicate)
+    (("K0", "V"), "duplicate"),  # the key was stored by an earlier batch ...
+    ((None, "V"), "ok"),  # ... so order V was not
+    ((None, None), "ok"),
+    ((None, None), "ok"),
+]
+
+
+@pytest.mark.parametrize("through", ["store_batch", "writer"])
+def test_repeats_inside_one_batch_resolve_as_one_by_one(app: FastAPI, eorg: EventOrg, through: str) -> None:
+    ctx = ctx_of(app)
+    with ctx.db.write() as s:
+        assert service.store_batch(s, [_row(eorg, 99, "K0", "W")]) == ["ok"]
+    batch = [_row(eorg, i, key, order) for i, ((key, order), _) in enumerate(IN_BATCH)]
+    if through == "store_batch":
+        with ctx.db.write() as s:
+            outcomes = service.store_batch(s, batch)
+    else:
+        writer = BatchWriter(ctx.db, service.store_batch, max_rows=100, max_wait_ms=20)
+
+        async def run() -> list[Any]:
+            return list(await asyncio.gather(*(writer.submit(event) for event in batch)))
+
+        try:
+            outcomes = asyncio.run(run())
+        finally:
+            writer.stop()
+    assert outcomes == [outcome for _, outcome in IN_BATCH]
+    assert _stored(app, eorg.id) == 1 + 6
+    assert _counted(app, eorg) == 1 + 6
 
 
 def test_two_writers_on_one_database_still_store_one(app: FastAPI, eorg: EventOrg) -> None:
@@ -74,24 +153,8 @@ def test_two_writers_on_one_database_still_store_one(app: FastAPI, eorg: EventOr
     async def race() -> list[Any]:
         futures = []
         for i in range(40):
-            event = service.PendingEvent(
-                "conversion",
-                {
-                    "id": f"00000000-0000-4000-8000-{i:012d}",
-                    "org_id": eorg.id,
-                    "key_id": "k",
-                    "dedupe_key": "idem:shared",
-                    "click_id": eorg.click_id,
-                    "event_type": "purchase_completed",
-                    "conversion_time": 1771524000,
-                    "conversion_value_micros": 1,
-                    "currency": "USD",
-                    "order_id": None,
-                    "event_id": None,
-                    "data": {},
-                    "received_at": 0.0,
-                },
-            )
+            # Half carry the key, half only the order: one conversion whichever keys a report carries.
+            event = _row(eorg, i, "shared" if i % 2 else None, "order-1")
             futures.append(writers[i % 2].submit(event))
         return list(await asyncio.gather(*futures))
 
