@@ -28,14 +28,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.e2e.server import ServerProcess
-from tests.events.helpers import insert_ad_tree
+from tests.events.helpers import seed_event_org
 
 from bench.common import cpu_seconds, fresh_store
-from threadline.auth.keys import mint_key
-from threadline.kit.clock import Clock
-from threadline.operator.orgs import create_org
-from threadline.serving.clicks import record_click
-from threadline.store.db import Database
 
 R = TypeVar("R")
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -74,22 +69,6 @@ function request()
     '{"event_name":"page_view","tag_id":"bench"}')
 end
 """
-
-
-def seed(url: str) -> tuple[str, str]:
-    db = Database(url)
-    clock = Clock()
-    try:
-        with db.write() as s:
-            new = create_org(s, clock, name="Bench Inc.")
-            tree = insert_ad_tree(s, clock, new.org.id, new.ad_account.id)
-            _, key = mint_key(s, clock, kind="event", org_id=new.org.id, label="bench")
-            click = record_click(
-                s, clock, ad_id=tree.ad_id, bid_id=None, publisher_id=None, supply="direct", country="US"
-            )
-        return key, click.id
-    finally:
-        db.dispose()
 
 
 # ---- wrk ----
@@ -232,7 +211,8 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
     with fresh_store(args.store, os.environ.get("THREADLINE_BENCH_DATABASE_URL", PG_DEFAULT)) as url:
-        key, click_id = seed(url)
+        seeded = seed_event_org(url, name="Bench Inc.", label="bench")
+        key, click_id = seeded.event_key, seeded.click_id
         server = ServerProcess(
             workdir / "data",
             env={

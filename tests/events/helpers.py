@@ -11,7 +11,9 @@ from tests.factories import ctx_of, make_org
 from threadline.auth.keys import mint_key
 from threadline.kit.clock import Clock
 from threadline.kit.ids import new_id
+from threadline.operator.orgs import create_org
 from threadline.serving.clicks import record_click
+from threadline.store.db import Database
 from threadline.store.models import Ad, AdGroup, Campaign
 
 
@@ -118,3 +120,27 @@ def make_event_org(app: FastAPI, name: str = "Acme Inc.", label: str = "backend"
         tree = insert_ad_tree(s, ctx.clock, org.id, org.ad_account_id)
     key = add_event_key(app, org.id, label)
     return EventOrg(org.id, key, tree, add_click(app, tree.ad_id))
+
+
+@dataclass(frozen=True)
+class SeededEvents:
+    org_id: str
+    event_key: str
+    click_id: str
+
+
+def seed_event_org(database_url: str, name: str = "Events Inc.", label: str = "e2e") -> SeededEvents:
+    """An org, an event key and a click straight in a store (for tests and benchmarks of server processes)."""
+    db = Database(database_url)
+    clock = Clock()
+    try:
+        with db.write() as s:
+            new = create_org(s, clock, name=name)
+            tree = insert_ad_tree(s, clock, new.org.id, new.ad_account.id)
+            _, event_key = mint_key(s, clock, kind="event", org_id=new.org.id, label=label)
+            click = record_click(
+                s, clock, ad_id=tree.ad_id, bid_id=None, publisher_id=None, supply="direct", country="US"
+            )
+        return SeededEvents(new.org.id, event_key, click.id)
+    finally:
+        db.dispose()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +13,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests.events.helpers import EventOrg
@@ -19,6 +22,7 @@ from tests.events.test_conversion import conv
 from tests.factories import ctx_of
 from threadline.events import service
 from threadline.events.writer import BatchWriter
+from threadline.store.db import Database
 from threadline.store.models import Conversion, InsightsHourly
 
 N = 50
@@ -217,3 +221,55 @@ def test_stop_flushes_what_is_queued(app: FastAPI) -> None:
 
     assert asyncio.run(run()) == ["ok"] * 10
     assert sorted(seen) == list(range(10))
+
+
+def test_a_deadlock_between_two_batches_is_raised_as_a_retryable_error(
+    app: FastAPI, db_url: str, eorg: EventOrg
+) -> None:
+    """Two keys per row: batches of two processes can wait on each other in a cycle. PostgreSQL aborts
+    one; it must reach the writer as the OperationalError it retries, not as an unknown failure."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no lock cycles")
+    db = ctx_of(app).db
+    raised: list[BaseException] = []
+    second_done = threading.Event()
+
+    def second() -> None:
+        try:
+            with db.write() as s:
+                # Takes order W and key b, then waits for order X (held by the first transaction).
+                service.store_batch(s, [_row(eorg, 2, "b", "W"), _row(eorg, 3, "c", "X")])
+        except BaseException as exc:
+            raised.append(exc)
+        finally:
+            second_done.set()
+
+    thread = threading.Thread(target=second)
+    try:
+        with db.write() as s:
+            assert service.store_batch(s, [_row(eorg, 1, "a", "X")]) == ["ok"]
+            thread.start()
+            _wait_for_a_lock_wait(db)
+            # Waits for key b (held by the second): a cycle.
+            service.store_batch(s, [_row(eorg, 4, "b", "Y")])
+    except OperationalError as exc:
+        raised.append(exc)
+    second_done.wait(30)
+    thread.join(30)
+    [error] = raised
+    assert isinstance(error, OperationalError)
+    assert type(error.orig).__name__ == "DeadlockDetected"
+
+
+def _wait_for_a_lock_wait(db: Database) -> None:
+    """Until another backend of this database waits on a lock (the second transaction is blocked)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with db.read() as probe:  # a new transaction each time: the view is a per-transaction snapshot
+            if probe.execute(waiting).scalar_one():
+                return
+    raise AssertionError("the second transaction never waited")
