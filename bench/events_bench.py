@@ -6,8 +6,9 @@ Figures (one line each): bare 204 endpoint req/s, collect events/s (durably ackn
 the server's CPU time per request for both (steadier than req/s on a shared machine: other processes
 take CPU away from the server but do not make its requests cost more),
 collect p50/p99 at 50% of the max rate (open loop, so queueing delay counts), conversion req/s with
-a mix of new and duplicate keys and its p99. Throughput uses `wrk` (light, C) when installed, else a
-Python asyncio load generator; the fixed-rate latency run always uses the asyncio generator.
+a mix of new and duplicate keys, its p99 and the server's CPU time per conversion. Throughput uses
+`wrk` (light, C) when installed, else a Python asyncio load generator; the fixed-rate latency run
+always uses the asyncio generator.
 PostgreSQL: a fresh database is created next to THREADLINE_BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres) and dropped afterwards.
 """
@@ -263,10 +264,12 @@ def main() -> None:
             )
             if use_wrk:
                 script = CONVERSION_LUA.replace("KEY", key).replace("CLICK", click_id)
+                cpu3 = cpu_seconds(pid)
                 conv, pct, bad = run_wrk(base, script, args.duration, args.connections, workdir, "conversion")
+                conv_us = (cpu_seconds(pid) - cpu3) / (conv * args.duration) * 1e6
                 print(
                     f"conversion_rps={conv:.0f} p99_ms={pct.get('99', float('nan')):.2f} "
-                    f"(25% duplicates) non_2xx={bad}"
+                    f"(25% duplicates) non_2xx={bad} server_cpu_us_per_request={conv_us:.0f}"
                 )
         finally:
             server.stop()

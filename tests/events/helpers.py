@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from tests.factories import ctx_of, make_org
 from threadline.auth.keys import mint_key
+from threadline.events import service
 from threadline.kit.clock import Clock
 from threadline.kit.ids import new_id
 from threadline.operator.orgs import create_org
@@ -144,3 +146,30 @@ def seed_event_org(database_url: str, name: str = "Events Inc.", label: str = "e
         return SeededEvents(new.org.id, event_key, click.id)
     finally:
         db.dispose()
+
+
+def conversion_row(
+    n: int,
+    org_id: str,
+    click_id: str,
+    key: str | None,
+    order_id: str | None,
+    event_type: str = "purchase_completed",
+) -> dict[str, Any]:
+    """A conversion row as the route builds it (before attribution), with Idempotency-Key ``key``."""
+    return {
+        "id": f"00000000-0000-4000-8000-{n:012d}",
+        "org_id": org_id,
+        "key_id": "k",
+        "dedupe_key": service.conversion_explicit_key(key, None),
+        "order_key": service.conversion_order_key(click_id, event_type, order_id),
+        "click_id": click_id,
+        "event_type": event_type,
+        "conversion_time": 1771524000,
+        "conversion_value_micros": 1,
+        "currency": "USD",
+        "order_id": order_id,
+        "event_id": None,
+        "data": {},
+        "received_at": float(n),
+    }

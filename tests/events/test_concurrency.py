@@ -17,10 +17,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tests.events.helpers import EventOrg
+from tests.events.helpers import EventOrg, conversion_row
 from tests.events.test_conversion import conv
 from tests.factories import ctx_of
-from threadline.events import service
+from threadline.events import repository, service
 from threadline.events.writer import BatchWriter
 from threadline.store.db import Database
 from threadline.store.models import Conversion, InsightsHourly
@@ -87,26 +87,7 @@ def _counted(app: FastAPI, eorg: EventOrg) -> int:
 
 
 def _row(eorg: EventOrg, i: int, key: str | None, order_id: str | None) -> service.PendingEvent:
-    """A conversion as the route builds it, with the explicit key ``key`` and ``order_id``."""
-    return service.PendingEvent(
-        "conversion",
-        {
-            "id": f"00000000-0000-4000-8000-{i:012d}",
-            "org_id": eorg.id,
-            "key_id": "k",
-            "dedupe_key": service.conversion_explicit_key(key, None),
-            "order_key": service.conversion_order_key(eorg.click_id, "purchase_completed", order_id),
-            "click_id": eorg.click_id,
-            "event_type": "purchase_completed",
-            "conversion_time": 1771524000,
-            "conversion_value_micros": 1,
-            "currency": "USD",
-            "order_id": order_id,
-            "event_id": None,
-            "data": {},
-            "received_at": 0.0,
-        },
-    )
+    return service.PendingEvent("conversion", conversion_row(i, eorg.id, eorg.click_id, key, order_id))
 
 
 # (explicit key, order_id) of each request in one batch, after ("K0", "W") was stored, and the outcome
@@ -273,3 +254,19 @@ def _wait_for_a_lock_wait(db: Database) -> None:
             if probe.execute(waiting).scalar_one():
                 return
     raise AssertionError("the second transaction never waited")
+
+
+def test_statement_order_keeps_each_group_of_shared_keys_in_submission_order() -> None:
+    def row(i: int, org: str, order_key: str | None, dedupe_key: str | None) -> dict[str, Any]:
+        return {"i": i, "org_id": org, "order_key": order_key, "dedupe_key": dedupe_key}
+
+    rows = [
+        row(0, "o", "X", "K"),
+        row(1, "o", "X", None),
+        row(2, "o", "A", "K"),  # joins 0 and 1 through K: the group's smallest key is A
+        row(3, "o", None, None),
+        row(4, "o", "B", "Z"),
+        row(5, "a", "Y", None),
+    ]
+    ordered = repository.statement_order(rows, ("order_key", "dedupe_key"))
+    assert [r["i"] for r in ordered] == [5, 3, 0, 1, 2, 4]

@@ -11,6 +11,7 @@ from sqlalchemy import Table, create_engine, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from tests.databases import database_at, downgrade
+from tests.events.helpers import conversion_row
 from threadline.events import repository, service
 from threadline.store.migrate import upgrade
 from threadline.store.models import Conversion
@@ -18,6 +19,7 @@ from threadline.store.models import Conversion
 CLICK = "11111111-1111-4111-8111-111111111111"
 ORG, OTHER_ORG = "org-1", "org-2"
 LONG_ORDER = "o" * 2000  # its key is stored as a SHA-256
+ATTRIBUTION = {"campaign_id": "c", "ad_group_id": "g", "ad_id": "a"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -32,26 +34,16 @@ def order_key(order_id: str, event_type: str = "purchase_completed") -> str:
     return key
 
 
+def _new(n: int, key: str | None, order_id: str | None, org_id: str = ORG) -> dict[str, Any]:
+    """A conversion as the writer inserts it, Idempotency-Key ``key``."""
+    return {**conversion_row(n, org_id, CLICK, key, order_id), **ATTRIBUTION}
+
+
 def _row(n: int, dedupe_key: str | None, order_id: str | None, **over: Any) -> dict[str, Any]:
-    return {
-        "id": f"00000000-0000-4000-8000-{n:012d}",
-        "org_id": ORG,
-        "key_id": "k",
-        "dedupe_key": dedupe_key,
-        "click_id": CLICK,
-        "campaign_id": "c",
-        "ad_group_id": "g",
-        "ad_id": "a",
-        "event_type": "purchase_completed",
-        "conversion_time": 1771524000,
-        "conversion_value_micros": 1,
-        "currency": "USD",
-        "order_id": order_id,
-        "event_id": None,
-        "data": {},
-        "received_at": float(n),
-        **over,
-    }
+    """A row as the 0005 table holds it: one dedupe key, no order key."""
+    row = _new(n, None, order_id)
+    del row["order_key"]
+    return {**row, "dedupe_key": dedupe_key, **over}
 
 
 # What the one-key rule stored (dedupe_key, order_id, ...) and the (dedupe_key, order_key) after 0006.
@@ -92,10 +84,11 @@ def test_backfill_then_both_keys_are_unique_then_downgrade(url_at_0005: str) -> 
 
         with Session(engine) as s:
             fresh = [
-                {**_row(n, key, order), "order_key": order_key(order) if order else None}
-                for n, (key, order) in enumerate([(None, "order-123"), ("idem:k3", "new"), (None, "new")], 20)
+                _new(20, None, "order-123"),  # stored above with a key: the order is seen
+                _new(21, "k3", "new"),  # the key is seen ...
+                _new(22, None, "new"),  # ... so this order was not
+                _new(23, None, "order-9", org_id="org-3"),  # the order key is per org
             ]
-            fresh.append({**_row(23, None, "order-9"), "org_id": "org-3", "order_key": order_key("order-9")})
             assert repository.insert_deduped(s, "conversion", fresh) == [False, False, True, True]
             s.commit()
 

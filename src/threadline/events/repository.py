@@ -37,7 +37,10 @@ def insert_deduped(
     exactly like a repeat of a committed row. So repeats inside a batch resolve as if the requests had
     come one by one, and repeats across processes are settled by the unique constraints.
     """
-    ordered = statement_order(rows, DEDUPE_KEYS[kind])
+    ordered = list(rows)
+    # SQLite takes its write lock up front (BEGIN IMMEDIATE): one writer at a time, no lock order to keep.
+    if session.connection().dialect.name != "sqlite":
+        ordered = statement_order(rows, DEDUPE_KEYS[kind])
     inserted = _insert_returning_ids(session, TABLES[kind], ordered)
     return [row["id"] in inserted for row in rows]
 
@@ -50,33 +53,44 @@ def statement_order(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list
     keys in one order: with one key column that rules out deadlocks; with two it makes them rare, and
     PostgreSQL aborts one (the writer retries it).
     """
-    parent: dict[tuple[str, int, str], tuple[str, int, str]] = {}
+    owner: dict[tuple[str, int, str], int] = {}
+    repeats: list[tuple[int, int]] = []
+    smallest: list[tuple[str, int, str]] = []  # per row: its first key (columns compare in that order)
+    for i, row in enumerate(rows):
+        org = row["org_id"]
+        first: tuple[str, int, str] | None = None
+        for col, name in enumerate(keys):
+            value = row[name]
+            if value is None:
+                continue
+            key = (org, col, value)
+            if first is None:
+                first = key
+            j = owner.setdefault(key, i)
+            if j != i:
+                repeats.append((i, j))
+        smallest.append(first or (org, -1, ""))  # keyless rows lead their org's rows
+    if repeats:  # join the rows that share keys; each group sorts by its smallest key
+        parent = list(range(len(rows)))
+        for i, j in repeats:
+            a, b = _root(parent, i), _root(parent, j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        lead: dict[int, tuple[str, int, str]] = {}
+        for i, key in enumerate(smallest):
+            r = _root(parent, i)
+            if r not in lead or key < lead[r]:
+                lead[r] = key
+        smallest = [lead[_root(parent, i)] for i in range(len(rows))]
+    # Stable: rows of one group keep their submission order.
+    return [rows[i] for i in sorted(range(len(rows)), key=smallest.__getitem__)]
 
-    def root(key: tuple[str, int, str]) -> tuple[str, int, str]:
-        while (up := parent[key]) != key:
-            parent[key] = parent[up]  # path halving
-            key = up
-        return key
 
-    first: list[tuple[str, int, str] | None] = []
-    for row in rows:
-        mine = [(row["org_id"], col, row[name]) for col, name in enumerate(keys) if row[name] is not None]
-        for key in mine:
-            parent.setdefault(key, key)
-        if mine:
-            a = root(mine[0])
-            for key in mine[1:]:
-                b = root(key)
-                if a != b:  # the smaller key becomes the root: a group's root is its smallest key
-                    a, b = min(a, b), max(a, b)
-                    parent[b] = a
-        first.append(mine[0] if mine else None)
-    placed = [
-        (root(key) if key is not None else (row["org_id"], -1, ""), i)
-        for i, (row, key) in enumerate(zip(rows, first, strict=True))
-    ]
-    placed.sort()
-    return [rows[i] for _, i in placed]
+def _root(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]  # path halving
+        i = parent[i]
+    return i
 
 
 def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> set[str]:
