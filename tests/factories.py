@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import FastAPI
 
 from threadline.billing import payment_methods
-from threadline.billing.providers import make_provider
 from threadline.context import AppContext
 from threadline.operator import orgs
 
@@ -39,7 +38,7 @@ def seed_org(
     card: str | None = "tok_visa",
 ) -> orgs.NewOrg:
     """An org (and its default card) through the operator services, as the admin API creates them."""
-    provider = ctx.services.get("payments") or make_provider(ctx.settings, ctx.db, ctx.clock)
+    provider = ctx.payments
     details = payment_methods.attach_card(provider, card) if card else None
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name=name, url=url)
@@ -83,3 +82,11 @@ def campaign_body(**overrides: Any) -> dict[str, Any]:
     body = copy.deepcopy(QUICKSTART_CAMPAIGN)
     body.update(overrides)
     return body
+
+
+def run_jobs(app: FastAPI, limit: int | None = None) -> int:
+    """Run the durable jobs due now (test apps have no background worker); how many ran."""
+    from threadline.kit.jobs import JobWorker
+
+    ctx = ctx_of(app)
+    return JobWorker(ctx.db, ctx.jobs, ctx.clock).run_pending(limit=limit)

@@ -47,6 +47,12 @@ ENDPOINTS = {"bid-request": "/api/v1/ssp/bid-request", "serve-ad": "/developer/s
 COUNTRY_HEADERS = {"X-User-Device": "desktop", "X-User-Timezone": "America/New_York"}
 
 
+@pytest.fixture
+def clock() -> MovableClock:
+    # Frozen: the response's timestamp and its signed tokens must not depend on when a second ticks over.
+    return MovableClock(frozen=True)
+
+
 def _creative(ad: dict[str, Any]) -> dict[str, Any]:
     if ad.get("format") == "sponsored_poll":
         return {
