@@ -68,10 +68,11 @@ _USER_AGENT = "Threadline-Fetcher/1"
 class FetchError(Exception):
     """A refused or failed fetch; ``code`` is the API error code the caller should surface."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status  # the origin's HTTP status when it answered with a non-2xx one
 
     def __repr__(self) -> str:
         return f"FetchError({self.code!r}, {self.message!r})"
@@ -509,7 +510,7 @@ async def _get(
                 REDIRECT, f"{subject} returned a redirect ({resp.status}); redirects are not followed."
             )
         if not 200 <= resp.status < 300:
-            raise FetchError(FETCH_FAILED, f"{subject} returned HTTP {resp.status}.")
+            raise FetchError(FETCH_FAILED, f"{subject} returned HTTP {resp.status}.", status=resp.status)
         content_type: str | None = None
         declared_length: int | None = None
         for name, value in resp.headers:
