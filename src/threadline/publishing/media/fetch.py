@@ -39,7 +39,7 @@ from threadline.publishing.media.errors import (
     as_clause,
 )
 from threadline.publishing.media.images import IMAGE_MAX_BYTES
-from threadline.publishing.media.sniff import describe, looks_like_isobmff
+from threadline.publishing.media.sniff import describe, looks_like_isobmff, with_article
 from threadline.publishing.media.video import VIDEO_MAX_BYTES
 
 __all__ = ["FetchedMedia", "MediaFetcher", "MediaKind", "fetch_media", "fetch_media_async"]
@@ -107,7 +107,7 @@ def _sniff_image(head: bytes) -> str | None:
     if fmt in ("JPEG", "PNG"):
         return None
     if fmt is not None:
-        return f"the image is a {fmt}; JPEG or PNG is required"
+        return f"the image is {with_article(fmt)}; JPEG or PNG is required"
     return f"the file is {describe(head)}, not an image; JPEG or PNG is required"
 
 

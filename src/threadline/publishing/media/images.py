@@ -23,7 +23,7 @@ from PIL import Image, ImageCms, ImageOps
 from threadline.media.images import ImageError, load_image, sniff_format
 from threadline.publishing.media.errors import UNKNOWN, MediaRejected, as_clause
 from threadline.publishing.media.slots import DecodeSlots, default_slots
-from threadline.publishing.media.sniff import describe
+from threadline.publishing.media.sniff import describe, with_article
 
 __all__ = [
     "IMAGE_MAX_BYTES",
@@ -137,7 +137,11 @@ def prepare_image(data: bytes, *, slots: DecodeSlots | None = None) -> PreparedI
         )
     fmt = sniff_format(data)
     if fmt not in _ACCEPTED:
-        what = f"the image is a {fmt}" if fmt is not None else f"the file is {describe(data)}, not an image"
+        what = (
+            f"the image is {with_article(fmt)}"
+            if fmt is not None
+            else f"the file is {describe(data)}, not an image"
+        )
         raise MediaRejected(UNKNOWN, f"{what}; JPEG or PNG is required")
     assert fmt is not None
     with (slots or default_slots()).hold():

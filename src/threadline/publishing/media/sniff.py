@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from threadline.media.images import sniff_format
 
-__all__ = ["describe", "looks_like_isobmff"]
+__all__ = ["describe", "looks_like_isobmff", "with_article"]
 
 # Top-level box types an MP4 or QuickTime file may start with (QuickTime files without ftyp begin
 # straight with a wide/free/mdat/moov atom).
 _FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"uuid"})
 _IMAGE_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif"})
+
+
+_AN = frozenset({"SVG", "AVIF", "ICO"})  # read letter by letter: "an ess-vee-gee"
+
+
+def with_article(format_name: str) -> str:
+    return f"{'an' if format_name in _AN else 'a'} {format_name}"
 
 
 def looks_like_isobmff(head: bytes) -> bool:
@@ -23,7 +30,7 @@ def describe(head: bytes) -> str:
     """A short noun phrase for what the bytes look like: "a GIF image", "a PDF document", ..."""
     image = sniff_format(head)
     if image is not None:
-        return f"a {image} image"
+        return f"{with_article(image)} image"
     if not head:
         return "an empty file"
     if looks_like_isobmff(head):
