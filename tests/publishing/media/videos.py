@@ -39,13 +39,21 @@ def _fill(frame: av.VideoFrame, index: int, *, noise: bool, rng: random.Random) 
 
 
 def _video_stream(
-    out: av.container.OutputContainer, codec: str, rate: Fraction, width: int, height: int, lossless: bool
+    out: av.container.OutputContainer,
+    codec: str,
+    rate: Fraction,
+    width: int,
+    height: int,
+    lossless: bool,
+    bit_rate: int | None,
 ) -> av.VideoStream:
     stream = out.add_stream(_ENCODERS[codec], rate=rate)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     # Timestamps count frame periods, so the average rate is exactly ``fps``; duration_s moves the
     # last frame to a later period.
     stream.codec_context.time_base = 1 / rate
+    if bit_rate is not None:
+        stream.bit_rate = bit_rate
     if codec == "h264":
         stream.options = {"preset": "ultrafast", **({"qp": "0"} if lossless else {})}
     elif codec == "hevc":
@@ -69,14 +77,16 @@ def make_video(
     faststart: bool = True,
     noise: bool = False,
     lossless: bool = False,
+    bit_rate: int | None = None,
 ) -> Path:
     """Write a video to ``path`` and return it. ``audio=None`` for a silent video, ``frames=0`` for
-    an audio-only file."""
+    an audio-only file; ``noise=True`` (random pixels) with ``bit_rate`` makes a file of realistic size,
+    with ``lossless=True`` one of a very high bitrate."""
     rng = random.Random(1234)
     options = {"movflags": "+faststart"} if faststart else {}
     rate = Fraction(fps)
     with av.open(str(path), "w", format=container, options=options) as out:
-        vstream = _video_stream(out, codec, rate, width, height, lossless) if frames else None
+        vstream = _video_stream(out, codec, rate, width, height, lossless, bit_rate) if frames else None
         astream = None
         if audio is not None:
             astream = out.add_stream(_AUDIO_ENCODERS[audio], rate=audio_rate, layout=audio_layout)
