@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 from typing import Any
@@ -230,3 +231,27 @@ def test_jpeg_with_appended_zip_is_fine_but_png_polyglot_is_not() -> None:
     assert prepare_image(jpeg).width == 400
     png = encode(picture((400, 300)), "PNG") + b"PK\x03\x04trailing"
     assert "polyglot" in rejected(png).details
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_corrupted_images_are_prepared_or_rejected_never_crash(seed: int) -> None:
+    rng = random.Random(seed)
+    sources = [
+        encode(picture((400, 300)), "JPEG"),
+        encode(picture((400, 300)), "JPEG", progressive=True),
+        encode(picture((400, 300)), "PNG"),
+        encode(Image.new("P", (400, 300), 5), "PNG"),
+        encode(Image.new("CMYK", (400, 300), (0, 50, 100, 0)), "JPEG"),
+    ]
+    outcomes: set[str] = set()
+    for _ in range(100):
+        data = bytearray(rng.choice(sources))
+        for _ in range(rng.choice([1, 3, 10])):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        try:
+            prepare_image(bytes(data))
+            outcomes.add("ok")
+        except MediaRejected as exc:
+            outcomes.add(exc.error_message)
+    assert outcomes <= {"ok", "UNKNOWN"}
+    assert "UNKNOWN" in outcomes

@@ -354,7 +354,7 @@ def _remux_faststart(src: Path, dst: Path, fmt: str, limits: VideoLimits) -> Non
     tmp = dst.with_name(dst.name + ".tmp")
     try:
         with (
-            av.open(str(src)) as inp,
+            av.open(str(src), metadata_errors="replace") as inp,
             av.open(str(tmp), "w", format=fmt, options={"movflags": "+faststart"}) as out,
         ):
             streams = [s for s in inp.streams if s.type in ("video", "audio")]
@@ -421,6 +421,9 @@ def prepare_video(
             raise
         except av.error.FFmpegError as exc:
             raise _processing(f"the video could not be decoded ({exc.strerror or exc})") from None
+        except (UnicodeDecodeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            # PyAV turning a corrupt field into a Python value (a name, a rate, a timestamp).
+            raise _processing(f"the file has a corrupt header field ({type(exc).__name__})") from None
     audio_codec, audio_channels, audio_rate = probe.audio if probe.audio else (None, None, None)
     return PreparedVideo(
         width=probe.width,
