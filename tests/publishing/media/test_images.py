@@ -172,7 +172,7 @@ def test_png_text_chunks_are_stripped() -> None:
             "the file is a PDF document, not an image; JPEG or PNG is required",
         ),
         (b"<!doctype html><p>hi</p>", "the file is an HTML page, not an image; JPEG or PNG is required"),
-        (b"", "the file is an empty file, not an image; JPEG or PNG is required"),
+        (b"", "the file is empty; JPEG or PNG is required"),
     ],
     ids=["gif", "webp", "bmp", "tiff", "svg", "pdf", "html", "empty"],
 )

@@ -108,7 +108,8 @@ def _sniff_image(head: bytes) -> str | None:
         return None
     if fmt is not None:
         return f"the image is {with_article(fmt)}; JPEG or PNG is required"
-    return f"the file is {describe(head)}, not an image; JPEG or PNG is required"
+    what = f"{describe(head)}, not an image" if head else "empty"
+    return f"the file is {what}; JPEG or PNG is required"
 
 
 def _sniff_video(head: bytes) -> str | None:

@@ -140,7 +140,7 @@ def prepare_image(data: bytes, *, slots: DecodeSlots | None = None) -> PreparedI
         what = (
             f"the image is {with_article(fmt)}"
             if fmt is not None
-            else f"the file is {describe(data)}, not an image"
+            else (f"the file is {describe(data)}, not an image" if data else "the file is empty")
         )
         raise MediaRejected(UNKNOWN, f"{what}; JPEG or PNG is required")
     assert fmt is not None

@@ -27,12 +27,12 @@ def looks_like_isobmff(head: bytes) -> bool:
 
 
 def describe(head: bytes) -> str:
-    """A short noun phrase for what the bytes look like: "a GIF image", "a PDF document", ..."""
+    """What the bytes look like, to follow "the file is": "a GIF image", "a PDF document", "empty"..."""
     image = sniff_format(head)
     if image is not None:
         return f"{with_article(image)} image"
     if not head:
-        return "an empty file"
+        return "empty"
     if looks_like_isobmff(head):
         return "an MP4/MOV file"
     lowered = head[:512].lstrip().lower()
