@@ -96,7 +96,14 @@ def main() -> None:
         t0 = time.perf_counter()
         # Random pixels held to 6 Mbps: the size of a phone's 720p export (compressible content would
         # make a 0.1 MB file and flatter every figure).
-        spec = {"width": 1280, "height": 720, "fps": 30, "frames": frames, "noise": True, "bit_rate": 6_000_000}
+        spec = {
+            "width": 1280,
+            "height": 720,
+            "fps": 30,
+            "frames": frames,
+            "noise": True,
+            "bit_rate": 6_000_000,
+        }
         fast = make_video(root / "fast.mp4", **spec)  # type: ignore[arg-type]
         late = make_video(root / "late.mp4", faststart=False, **spec)  # type: ignore[arg-type]
         report(
@@ -113,7 +120,11 @@ def main() -> None:
             cases = [
                 ("prepare_video, 10 s 720p H.264/AAC, faststart", fast, None),
                 ("prepare_video + faststart remux, moov at the end", late, None),
-                ("fetch_media (local origin, streamed) + prepare_video", None, f"http://127.0.0.1:{port}/fast.mp4"),
+                (
+                    "fetch_media (local origin, streamed) + prepare_video",
+                    None,
+                    f"http://127.0.0.1:{port}/fast.mp4",
+                ),
             ]
             for figure, path, url in cases:
                 runs = []

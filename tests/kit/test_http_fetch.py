@@ -167,6 +167,21 @@ def replying(raw: bytes) -> Handler:
     return handler
 
 
+def streaming(head: bytes, piece: bytes, pause: float = 0.0) -> Handler:
+    """Answers ``head`` then ``piece`` over and over, ``pause`` seconds apart, until disconnected."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, srv: LocalServer) -> None:
+        srv.requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(head)
+        while True:
+            writer.write(piece)
+            await writer.drain()
+            if pause:
+                await asyncio.sleep(pause)
+
+    return handler
+
+
 @asynccontextmanager
 async def serve(handler: Handler, ssl_ctx: ssl.SSLContext | None = None) -> AsyncIterator[LocalServer]:
     tasks: set[asyncio.Task[None]] = set()
@@ -883,16 +898,10 @@ async def test_fetch_to_file_never_overwrites_an_existing_file(tmp_path: Path, d
 
 
 async def test_fetch_to_file_that_never_finishes_hits_the_deadline(tmp_path: Path) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, srv: LocalServer) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-        while True:
-            writer.write(b"x" * 100)
-            await writer.drain()
-            await asyncio.sleep(0.05)
-
     dest = tmp_path / "slow.download"
-    async with serve(handler) as srv:
+    async with serve(
+        streaming(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b"x" * 100, 0.05)
+    ) as srv:
         start = time.monotonic()
         with pytest.raises(FetchError) as info:
             await fetch_to_file(
@@ -913,15 +922,8 @@ async def test_sniffer_refuses_after_the_first_bytes_of_an_endless_body(dials: D
         seen.append(head)
         return "the file is an HTML page"
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, srv: LocalServer) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\n\r\n<!doctype html>")
-        while True:
-            writer.write(b"<p>" * 20000)
-            await writer.drain()
-
     policy = FetchPolicy(allow_private_hosts=frozenset({"images.test"}), total_timeout=5, max_bytes=10**9)
-    async with serve(handler) as srv:
+    async with serve(streaming(b"HTTP/1.1 200 OK\r\n\r\n<!doctype html>", b"<p>" * 20000)) as srv:
         with pytest.raises(FetchError) as info:
             await fetch(
                 f"http://images.test:{srv.port}/", policy, StubResolver(LOCAL_RESOLVER_TABLE), sniff=sniff

@@ -18,7 +18,16 @@ import pytest
 from PIL import Image
 
 from tests.kit import test_http_fetch
-from tests.kit.test_http_fetch import DialSpy, Handler, LocalServer, StubResolver, replying, response, serve
+from tests.kit.test_http_fetch import (
+    DialSpy,
+    Handler,
+    LocalServer,
+    StubResolver,
+    replying,
+    response,
+    serve,
+    streaming,
+)
 from tests.publishing.media.videos import make_video
 from threadline.config import Settings
 from threadline.publishing.media import (
@@ -212,14 +221,8 @@ async def test_error_status(status: int, transient: bool, tmp_path: Path) -> Non
 
 
 async def test_server_that_never_finishes(tmp_path: Path) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, srv: LocalServer) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n\x00\x00\x00\x18ftypisom")
-        while True:
-            writer.write(b"\x00" * 512)
-            await writer.drain()
-            await asyncio.sleep(0.02)
-
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n\x00\x00\x00\x18ftypisom"
+    handler = streaming(head, b"\x00" * 512, 0.02)
     fetcher = MediaFetcher(
         allow_private_hosts=frozenset({HOST}), video_timeout=0.5, resolver=FETCHER.resolver
     )
@@ -256,14 +259,9 @@ async def test_image_of_8_mb_plus_one(tmp_path: Path) -> None:
 
 
 async def test_html_at_a_video_url_is_refused_after_the_first_read(tmp_path: Path, dials: DialSpy) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, srv: LocalServer) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n\r\n<!DOCTYPE html><html>")
-        while True:  # a gigabyte of "video" that is really a web page
-            writer.write(b"<div></div>" * 5000)
-            await writer.drain()
-
-    async with serve(handler) as srv:
+    # A gigabyte of "video" that is really a web page.
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n\r\n<!DOCTYPE html><html>"
+    async with serve(streaming(head, b"<div></div>" * 5000)) as srv:
         err = await rejected(f"http://{HOST}:{srv.port}/v.mp4", "video", tmp_path)
     assert (err.error_message, err.transient) == ("FAILED_PROCESSING_VIDEO", False)
     assert err.details == "the file is an HTML page; an MP4 or MOV video is required"

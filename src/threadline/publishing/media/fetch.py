@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +47,10 @@ __all__ = ["FetchedMedia", "MediaFetcher", "MediaKind", "fetch_media", "fetch_me
 MediaKind = Literal["image", "video"]
 
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
+_ACCEPT: dict[MediaKind, str] = {
+    "image": "image/jpeg, image/png, */*;q=0.1",
+    "video": "video/mp4, video/quicktime, */*;q=0.1",
+}
 
 
 @dataclass(frozen=True)
@@ -73,21 +77,14 @@ class MediaFetcher:
         )
 
     def policy(self, kind: MediaKind) -> FetchPolicy:
-        base = FetchPolicy(allow_private_hosts=self.allow_private_hosts, connect_timeout=self.connect_timeout)
-        if kind == "image":
-            return replace(
-                base,
-                total_timeout=self.image_timeout,
-                max_bytes=self.image_max_bytes,
-                subject="image_url",
-                accept="image/jpeg, image/png, */*;q=0.1",
-            )
-        return replace(
-            base,
-            total_timeout=self.video_timeout,
-            max_bytes=self.video_max_bytes,
-            subject="video_url",
-            accept="video/mp4, video/quicktime, */*;q=0.1",
+        video = kind == "video"
+        return FetchPolicy(
+            allow_private_hosts=self.allow_private_hosts,
+            connect_timeout=self.connect_timeout,
+            total_timeout=self.video_timeout if video else self.image_timeout,
+            max_bytes=self.video_max_bytes if video else self.image_max_bytes,
+            subject=f"{kind}_url",
+            accept=_ACCEPT[kind],
         )
 
 
