@@ -418,3 +418,50 @@ def test_corrupted_files_are_prepared_or_rejected_never_crash(tmp_path: Path, se
             outcomes.add(exc.error_message)
         assert time.monotonic() - start < 5
     assert "FAILED_PROCESSING_VIDEO" in outcomes
+
+
+# ----------------------------------------------------------------------------- display rotation
+
+
+def test_phone_portrait_video_is_judged_and_thumbnailed_as_shown(tmp_path: Path) -> None:
+    # Stored 2000x1000 (too wide if shown as stored), displayed turned 90 degrees: 1000 wide, 1:2.
+    path = make_video(tmp_path / "portrait.mp4", width=2000, height=1000, frames=2, fps=30, rotation=90)
+    video = prepare_video(path)
+    assert (video.width, video.height, video.rotation) == (1000, 2000, 90)
+    thumb = Image.open(io.BytesIO(video.thumbnail))
+    assert thumb.size == (1000, 2000) == (video.thumbnail_width, video.thumbnail_height)
+
+
+def test_rotated_thumbnail_turns_counter_clockwise(tmp_path: Path) -> None:
+    # The generator's ramp brightens to the right in the stored frame; turned 90 degrees
+    # counter-clockwise, the stored right edge is shown at the top.
+    video = prepare_video(make_video(tmp_path / "r.mp4", width=128, height=64, frames=1, rotation=90))
+    thumb = Image.open(io.BytesIO(video.thumbnail)).convert("L")
+    assert thumb.size == (64, 128)
+    stored = Image.open(
+        io.BytesIO(prepare_video(make_video(tmp_path / "s.mp4", width=128, height=64, frames=1)).thumbnail)
+    ).convert("L")
+    assert thumb.getpixel((32, 2)) == pytest.approx(stored.getpixel((125, 32)), abs=12)
+    assert thumb.getpixel((32, 125)) == pytest.approx(stored.getpixel((2, 32)), abs=12)
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_box_reader_reads_rotation_like_ffmpeg(tmp_path: Path, rotation: int) -> None:
+    path = make_video(tmp_path / "r.mp4", frames=1, rotation=rotation, audio=None)
+    assert read_layout(path).video_rotation == rotation
+
+
+def test_rotated_video_still_refused_when_too_wide_as_shown(tmp_path: Path) -> None:
+    path = make_video(tmp_path / "w.mp4", width=1000, height=2000, frames=1, rotation=270)
+    err = rejected(path)
+    assert (err.error_message, err.details) == (
+        "FAILED_PROCESSING_VIDEO",
+        "the video is 2000 px wide; at most 1920 px is allowed",
+    )
+
+
+def test_faststart_remux_keeps_the_display_rotation(tmp_path: Path) -> None:
+    path = make_video(tmp_path / "late.mp4", width=200, height=100, frames=3, rotation=90, faststart=False)
+    video = prepare_video(path)
+    assert read_layout(video.rendition).video_rotation == 90
+    assert prepare_video(video.rendition).rotation == 90

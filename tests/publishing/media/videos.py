@@ -46,6 +46,7 @@ def _video_stream(
     height: int,
     lossless: bool,
     bit_rate: int | None,
+    rotation: int,
 ) -> av.VideoStream:
     stream = out.add_stream(_ENCODERS[codec], rate=rate)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -54,6 +55,8 @@ def _video_stream(
     stream.codec_context.time_base = 1 / rate
     if bit_rate is not None:
         stream.bit_rate = bit_rate
+    if rotation:
+        stream.set_display_rotation(rotation)
     if codec == "h264":
         stream.options = {"preset": "ultrafast", **({"qp": "0"} if lossless else {})}
     elif codec == "hevc":
@@ -78,15 +81,19 @@ def make_video(
     noise: bool = False,
     lossless: bool = False,
     bit_rate: int | None = None,
+    rotation: int = 0,
 ) -> Path:
     """Write a video to ``path`` and return it. ``audio=None`` for a silent video, ``frames=0`` for
     an audio-only file; ``noise=True`` (random pixels) with ``bit_rate`` makes a file of realistic size,
-    with ``lossless=True`` one of a very high bitrate."""
+    with ``lossless=True`` one of a very high bitrate; ``rotation`` (counter-clockwise degrees) sets the
+    display matrix, as phones do for portrait video."""
     rng = random.Random(1234)
     options = {"movflags": "+faststart"} if faststart else {}
     rate = Fraction(fps)
     with av.open(str(path), "w", format=container, options=options) as out:
-        vstream = _video_stream(out, codec, rate, width, height, lossless, bit_rate) if frames else None
+        vstream = (
+            _video_stream(out, codec, rate, width, height, lossless, bit_rate, rotation) if frames else None
+        )
         astream = None
         if audio is not None:
             astream = out.add_stream(_AUDIO_ENCODERS[audio], rate=audio_rate, layout=audio_layout)

@@ -10,6 +10,7 @@ than the file has.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,9 @@ class Edit:
 class TrackEdits:
     handler: str  # "vide", "soun", ... ("" when the track has no hdlr)
     edits: tuple[Edit, ...]
+    # Display rotation from the tkhd matrix, counter-clockwise degrees rounded to 0/90/180/270 (as
+    # FFmpeg reads it): phones store portrait video as landscape frames with 90 here.
+    rotation: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ class MovieLayout:
 
     def has(self, box_type: str) -> bool:
         return any(b.type == box_type for b in self.boxes)
+
+    @property
+    def video_rotation(self) -> int:
+        return next((t.rotation for t in self.tracks if t.handler == "vide"), 0)
 
     @property
     def faststart(self) -> bool:
@@ -151,11 +159,27 @@ def _parse_elst(data: bytes, start: int, end: int) -> tuple[Edit, ...]:
     return tuple(edits)
 
 
+def _tkhd_rotation(data: bytes, start: int, end: int) -> int:
+    version = data[start] if start < end else 0
+    matrix_at = start + (4 + 8 + 8 + 4 + 4 + 8 if version == 1 else 4 + 4 + 4 + 4 + 4 + 4) + 8 + 8
+    if matrix_at + 36 > end:
+        return 0
+    a, b = struct.unpack(">ii", data[matrix_at : matrix_at + 8])
+    if a == 0 and b == 0:
+        return 0
+    # FFmpeg's av_display_rotation_get: the negated angle of the (a, b) column.
+    degrees = -math.degrees(math.atan2(b, a))
+    return round(degrees / 90) * 90 % 360
+
+
 def _track(data: bytes, start: int, end: int) -> TrackEdits:
     handler = ""
     edits: tuple[Edit, ...] = ()
+    rotation = 0
     for box_type, s, e in _children(data, start, end):
-        if box_type == "edts":
+        if box_type == "tkhd":
+            rotation = _tkhd_rotation(data, s, e)
+        elif box_type == "edts":
             for inner, s2, e2 in _children(data, s, e):
                 if inner == "elst":
                     edits = _parse_elst(data, s2, e2)
@@ -163,7 +187,7 @@ def _track(data: bytes, start: int, end: int) -> TrackEdits:
             for inner, s2, e2 in _children(data, s, e):
                 if inner == "hdlr" and e2 - s2 >= 12:
                     handler = data[s2 + 8 : s2 + 12].decode("latin-1")
-    return TrackEdits(handler, edits)
+    return TrackEdits(handler, edits, rotation)
 
 
 def read_layout(path: Path, *, max_moov_bytes: int = DEFAULT_MAX_MOOV_BYTES) -> MovieLayout:

@@ -114,7 +114,7 @@ DEFAULT_LIMITS = VideoLimits()
 
 @dataclass(frozen=True)
 class PreparedVideo:
-    width: int
+    width: int  # as shown: a phone's portrait video stored as 1920x1080 turned 90 degrees is 1080 wide
     height: int
     duration_s: float
     fps: float
@@ -129,6 +129,7 @@ class PreparedVideo:
     audio_codec: str | None  # "aac" or None without audio
     audio_channels: int | None
     audio_sample_rate: int | None
+    rotation: int  # display rotation of the stored frames, counter-clockwise degrees (0/90/180/270)
     faststart: bool  # whether the *input* had moov first
     rendition: Path  # the file to store: the input itself, or its faststart remux next to it
     size: int  # bytes of ``rendition``
@@ -248,7 +249,7 @@ class _Probe:
     audio: tuple[str, int, int] | None
 
 
-def _probe(container: Any, limits: VideoLimits) -> _Probe:
+def _probe(container: Any, limits: VideoLimits, rotation: int) -> _Probe:
     if not container.streams.video:
         raise _processing("the file has no video track")
     video = container.streams.video[0]
@@ -264,16 +265,21 @@ def _probe(container: Any, limits: VideoLimits) -> _Probe:
             f"the video frames are {width}x{height} px, more than the {limits.max_pixels:,} pixels we decode"
         )
     sar = ctx.sample_aspect_ratio
-    display_width = float(width * sar) if sar is not None and sar > 0 else float(width)
-    aspect = display_width / height
+    shown_width = round(width * sar) if sar is not None and sar > 0 else width
+    shown_height = height
+    if rotation in (90, 270):
+        # Shown turned a quarter: the rules are about the picture the viewer sees.
+        width, height = height, width
+        shown_width, shown_height = shown_height, shown_width
+    aspect = shown_width / shown_height
     if not limits.min_aspect <= aspect <= limits.max_aspect:
         raise MediaRejected(
             INVALID_ASPEC_RATIO,
-            f"the video is {width}x{height} px, an aspect ratio of {aspect:.3g}:1; "
+            f"the video is shown at {shown_width}x{shown_height} px, an aspect ratio of {aspect:.3g}:1; "
             f"{limits.min_aspect:g}:1 to {limits.max_aspect:g}:1 is allowed",
         )
-    if width > limits.max_width:
-        raise _processing(f"the video is {width} px wide; at most {limits.max_width} px is allowed")
+    if shown_width > limits.max_width:
+        raise _processing(f"the video is {shown_width} px wide; at most {limits.max_width} px is allowed")
     duration = _duration_s(container, video)
     if duration is None:
         raise _processing("the video's duration cannot be determined")
@@ -338,8 +344,14 @@ def _first_audio_frame(container: Any, stream: Any, limits: VideoLimits, deadlin
     raise MediaRejected(FAILED_PROCESSING_AUDIO, "no frame of the AAC audio track could be decoded")
 
 
-def _thumbnail(frame: Any, limits: VideoLimits) -> tuple[bytes, int, int]:
+_TURNS = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+
+
+def _thumbnail(frame: Any, limits: VideoLimits, rotation: int) -> tuple[bytes, int, int]:
     image: Image.Image = frame.to_image()  # RGB via swscale
+    if rotation in _TURNS:
+        # The display matrix turns the picture counter-clockwise; so does Pillow's ROTATE_*.
+        image = image.transpose(_TURNS[rotation])
     if image.width > limits.thumbnail_max_width:
         height = max(1, round(image.height * limits.thumbnail_max_width / image.width))
         image = image.resize((limits.thumbnail_max_width, height), Image.Resampling.LANCZOS)
@@ -404,10 +416,11 @@ def prepare_video(
             with _opened(path) as container:
                 if "mp4" not in container.format.name.split(","):
                     raise _processing(f"the file is a {container.format.long_name}; MP4 or MOV is required")
-                probe = _probe(container, limits)
+                rotation = layout.video_rotation
+                probe = _probe(container, limits, rotation)
                 deadline = _Deadline(limits.decode_seconds, "decoding the first frames")
                 frame = _first_frame(container, container.streams.video[0], limits, deadline)
-                thumbnail, thumb_w, thumb_h = _thumbnail(frame, limits)
+                thumbnail, thumb_w, thumb_h = _thumbnail(frame, limits, rotation)
                 if container.streams.audio:
                     container.seek(0)
                     _first_audio_frame(container, container.streams.audio[0], limits, deadline)
@@ -441,6 +454,7 @@ def prepare_video(
         audio_codec=audio_codec,
         audio_channels=audio_channels,
         audio_sample_rate=audio_rate,
+        rotation=rotation,
         faststart=layout.faststart,
         rendition=rendition,
         size=rendition.stat().st_size,
