@@ -465,3 +465,13 @@ def test_faststart_remux_keeps_the_display_rotation(tmp_path: Path) -> None:
     video = prepare_video(path)
     assert read_layout(video.rendition).video_rotation == 90
     assert prepare_video(video.rendition).rotation == 90
+
+
+def test_anamorphic_pixels_are_judged_at_their_shown_width(tmp_path: Path) -> None:
+    # 960 stored pixels, each shown 4 wide: a 3840 px wide picture.
+    path = make_video(tmp_path / "sar.mp4", width=960, height=540, frames=2, sar=Fraction(4, 1))
+    assert rejected(path).details == "the video is 3840 px wide; at most 1920 px is allowed"
+    video = prepare_video(
+        make_video(tmp_path / "ok.mp4", width=960, height=1080, frames=2, sar=Fraction(2, 1))
+    )
+    assert (video.width, video.height) == (1920, 1080)

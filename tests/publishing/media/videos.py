@@ -47,6 +47,7 @@ def _video_stream(
     lossless: bool,
     bit_rate: int | None,
     rotation: int,
+    sar: Fraction | None,
 ) -> av.VideoStream:
     stream = out.add_stream(_ENCODERS[codec], rate=rate)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -57,6 +58,8 @@ def _video_stream(
         stream.bit_rate = bit_rate
     if rotation:
         stream.set_display_rotation(rotation)
+    if sar is not None:
+        stream.codec_context.sample_aspect_ratio = sar
     if codec == "h264":
         stream.options = {"preset": "ultrafast", **({"qp": "0"} if lossless else {})}
     elif codec == "hevc":
@@ -82,17 +85,20 @@ def make_video(
     lossless: bool = False,
     bit_rate: int | None = None,
     rotation: int = 0,
+    sar: Fraction | None = None,
 ) -> Path:
     """Write a video to ``path`` and return it. ``audio=None`` for a silent video, ``frames=0`` for
     an audio-only file; ``noise=True`` (random pixels) with ``bit_rate`` makes a file of realistic size,
     with ``lossless=True`` one of a very high bitrate; ``rotation`` (counter-clockwise degrees) sets the
-    display matrix, as phones do for portrait video."""
+    display matrix, as phones do for portrait video; ``sar`` makes anamorphic (non-square) pixels."""
     rng = random.Random(1234)
     options = {"movflags": "+faststart"} if faststart else {}
     rate = Fraction(fps)
     with av.open(str(path), "w", format=container, options=options) as out:
         vstream = (
-            _video_stream(out, codec, rate, width, height, lossless, bit_rate, rotation) if frames else None
+            _video_stream(out, codec, rate, width, height, lossless, bit_rate, rotation, sar)
+            if frames
+            else None
         )
         astream = None
         if audio is not None:

@@ -269,7 +269,6 @@ def _probe(container: Any, limits: VideoLimits, rotation: int) -> _Probe:
     shown_height = height
     if rotation in (90, 270):
         # Shown turned a quarter: the rules are about the picture the viewer sees.
-        width, height = height, width
         shown_width, shown_height = shown_height, shown_width
     aspect = shown_width / shown_height
     if not limits.min_aspect <= aspect <= limits.max_aspect:
@@ -310,7 +309,7 @@ def _probe(container: Any, limits: VideoLimits, rotation: int) -> _Probe:
     audio = None
     for stream in container.streams.audio:
         audio = _check_audio(stream, limits)
-    return _Probe(width, height, fps, duration, codec, bit_rate, audio)
+    return _Probe(shown_width, shown_height, fps, duration, codec, bit_rate, audio)
 
 
 # --------------------------------------------------------------------------- decoding
