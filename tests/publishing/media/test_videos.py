@@ -475,3 +475,10 @@ def test_anamorphic_pixels_are_judged_at_their_shown_width(tmp_path: Path) -> No
         make_video(tmp_path / "ok.mp4", width=960, height=1080, frames=2, sar=Fraction(2, 1))
     )
     assert (video.width, video.height) == (1920, 1080)
+
+
+def test_limits_follow_the_operator_size_setting() -> None:
+    from threadline.config import Settings
+
+    assert VideoLimits.from_settings(Settings(publishing_video_max_bytes=2**31)).max_bytes == 2**31
+    assert VideoLimits.from_settings(Settings()).max_bytes == 1024**3

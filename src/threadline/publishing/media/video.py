@@ -43,6 +43,7 @@ import av
 import av.error
 from PIL import Image
 
+from threadline.config import Settings
 from threadline.publishing.media.boxes import DEFAULT_MAX_MOOV_BYTES, BoxError, MovieLayout, read_layout
 from threadline.publishing.media.errors import (
     FAILED_PROCESSING_AUDIO,
@@ -107,6 +108,11 @@ class VideoLimits:
     remux_seconds: float = 120.0  # a gigabyte of stream copy on a slow disk
     thumbnail_max_width: int = 1440
     thumbnail_quality: int = 85
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VideoLimits:
+        """The defaults with the operator's size cap (the same one the download is held to)."""
+        return cls(max_bytes=settings.publishing_video_max_bytes)
 
 
 DEFAULT_LIMITS = VideoLimits()
