@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.publishing.media.videos import make_video, not_a_video, truncated_copy
+from threadline.config import Settings
 from threadline.publishing.media import MediaRejected, PreparedVideo, VideoLimits, prepare_video
 from threadline.publishing.media.boxes import read_layout
 from threadline.publishing.media.slots import DecodeSlots
@@ -478,7 +479,5 @@ def test_anamorphic_pixels_are_judged_at_their_shown_width(tmp_path: Path) -> No
 
 
 def test_limits_follow_the_operator_size_setting() -> None:
-    from threadline.config import Settings
-
     assert VideoLimits.from_settings(Settings(publishing_video_max_bytes=2**31)).max_bytes == 2**31
     assert VideoLimits.from_settings(Settings()).max_bytes == 1024**3
