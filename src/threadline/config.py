@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     allow_private_fetch_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     fetch_connect_timeout: float = 5.0
     fetch_total_timeout: float = 10.0
+    # Publishing videos (spec 70): the download cap and its own deadline (a 1 GB file needs minutes).
+    publishing_video_max_bytes: int = 1024 * 1024 * 1024
+    publishing_video_fetch_timeout: float = 300.0
 
     storage_backend: str = "local"  # local | s3
     s3_bucket: str | None = None
@@ -56,7 +59,19 @@ class Settings(BaseSettings):
     # Pending deposit charges older than this are settled (refunded or closed) by `threadline serve`
     # at start and by `threadline billing reconcile`. Must exceed the idempotency lease.
     reconcile_after_seconds: int = 3600
+    # ...and by the periodic job `billing.reconcile`, this often (kit/jobs).
+    reconcile_every_seconds: int = 600
     auth_cache_seconds: float = 1.0
+
+    # Durable jobs (kit/jobs): the worker inside each server process; `threadline worker` runs more.
+    jobs_worker_enabled: bool = True
+    jobs_worker_threads: int = Field(default=1, ge=1, le=64)
+    # A job still running after this long is presumed lost and claimed again by another worker.
+    jobs_lease_seconds: int = Field(default=300, ge=1)
+    jobs_poll_seconds: float = Field(default=1.0, gt=0)
+    jobs_claim_batch: int = Field(default=1, ge=1, le=1000)
+    # Comma-separated modules with `register_jobs(registry, ctx)`: extra job kinds (operators' own).
+    job_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_requests: bool = True
 
     @field_validator("allow_private_fetch_hosts", mode="before")
@@ -66,10 +81,17 @@ class Settings(BaseSettings):
             return [h.strip().lower() for h in value.split(",") if h.strip()]
         return value
 
+    @field_validator("job_plugins", mode="before")
+    @classmethod
+    def _split_modules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [m.strip() for m in value.split(",") if m.strip()]
+        return value
+
     @field_validator("matcher")
     @classmethod
     def _known_matcher(cls, value: str) -> str:
-        # Kept in step with serving.matching.MATCHERS (not imported: config stays free of serving code).
+        # Kept in step with serving.relevance.MATCHERS (not imported: config stays free of serving code).
         if value not in ("lexical", "semantic"):
             raise ValueError("matcher must be 'lexical' or 'semantic'")
         return value

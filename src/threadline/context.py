@@ -27,6 +27,7 @@ from threadline.billing.providers import PaymentProvider, make_provider
 from threadline.config import Settings
 from threadline.kit.clock import Clock
 from threadline.kit.idempotency import IdempotencyStore
+from threadline.kit.jobs import JobRegistry, JobWorker
 from threadline.kit.ratelimit import RateLimiter
 from threadline.media.storage import MediaStorage, make_storage
 from threadline.store.db import Database
@@ -86,7 +87,7 @@ class SemanticModel:
     """THREADLINE_MATCHER=semantic: the embedding model is loaded at start-up, not by the first request."""
 
     def start(self) -> None:
-        from threadline.serving import semantic  # the optional extra, imported only when selected
+        from threadline.serving.relevance import semantic  # the optional extra, imported only when selected
 
         semantic.model()
 
@@ -106,6 +107,10 @@ class AppContext:
     payments: PaymentProvider
     media_storage: MediaStorage
     components: Components = field(default_factory=Components)
+    # Durable job handlers by kind (threadline.background registers every slice's).
+    jobs: JobRegistry = field(default_factory=JobRegistry)
+    # The in-server job worker (None when THREADLINE_JOBS_WORKER_ENABLED=false).
+    job_worker: JobWorker | None = None
     # Filled by build_context once the context exists (they hold a reference to it).
     event_writer: BatchWriter[PendingEvent] = field(init=False)
     serving: ServingEngine = field(init=False)
@@ -165,6 +170,7 @@ def load_or_create_secret(settings: Settings) -> str:
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     """The one place the container is built (app, CLI, tests and benchmarks)."""
     from threadline.auth.authenticator import build_authenticator
+    from threadline.background import make_worker, register_job_handlers
     from threadline.events import service as events_service
     from threadline.events.writer import BatchWriter
     from threadline.operator.admin_token import AdminTokenBootstrap, check_admin_token
@@ -197,4 +203,9 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
         ctx.components.add("semantic-model", SemanticModel())
     ctx.components.add("event-writer", ctx.event_writer)
     ctx.components.add("serving-index", ctx.serving)
+    register_job_handlers(ctx)
+    if settings.jobs_worker_enabled:
+        # Added last so it starts last and stops first: handlers use the other components.
+        ctx.job_worker = make_worker(ctx)
+        ctx.components.add("job-worker", ctx.job_worker)
     return ctx

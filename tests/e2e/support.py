@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from tests.databases import fresh_database
+from tests.e2e.server import ServerProcess
 from threadline.store.db import Database
+from threadline.store.migrate import upgrade
 from threadline.store.models import Campaign, Click, Conversion, impressions
 
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -26,7 +30,6 @@ US_USER = {
     "X-User-Timezone": "America/New_York",
 }
 LEVELS = ("ad_account", "campaign", "ad_group", "ad")
-T = TypeVar("T")
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -42,6 +45,23 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
     }
 
 
+@contextmanager
+def servers_on_one_store(
+    kind: str, tmp_path: Path, count: int = 2
+) -> Iterator[tuple[list[ServerProcess], str]]:
+    """``count`` server processes on one fresh, migrated store (a SQLite file or a PostgreSQL database)."""
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url)
+        procs = [ServerProcess(tmp_path / "data", server_env(url)) for _ in range(count)]
+        try:
+            for proc in procs:
+                proc.start()
+            yield procs, url
+        finally:
+            for proc in procs:
+                proc.stop()
+
+
 def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -50,18 +70,6 @@ def png(size: int = 8) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (size, size), (200, 30, 30)).save(buf, format="PNG")
     return buf.getvalue()
-
-
-def eventually(fn: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
-    """Poll ``fn`` until it returns something (the serving index catches up within about half a second)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = fn()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass

@@ -271,13 +271,17 @@ class Conversion(Base):
     __tablename__ = "conversions"
     __table_args__ = (
         UniqueConstraint("org_id", "dedupe_key"),
+        UniqueConstraint("org_id", "order_key"),
         Index("ix_conversions_org_seq", "org_id", "seq"),
     )
     seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     org_id: Mapped[str] = mapped_column(String(36))
     key_id: Mapped[str] = mapped_column(String(36))
+    # The explicit key (Idempotency-Key, else event_id) and the order key (click, event type, order_id):
+    # a conversion is a duplicate when either is already stored (migration 0006).
     dedupe_key: Mapped[str | None] = mapped_column(String(600), nullable=True)
+    order_key: Mapped[str | None] = mapped_column(String(600), nullable=True)
     click_id: Mapped[str] = mapped_column(String(36), index=True)
     campaign_id: Mapped[str] = mapped_column(String(36))
     ad_group_id: Mapped[str] = mapped_column(String(36))
@@ -408,3 +412,29 @@ class InsightsOrgHourly(Base):
     spend_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     conversions: Mapped[int] = mapped_column(BigInteger, default=0)
     conversion_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class JobRecord(Base):
+    """A durable job (kit/jobs). While ``running``, ``run_at`` is the lease deadline, so one index on
+    (state, run_at, id) finds both due jobs and jobs whose worker died, oldest first."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_state_run_at_id", "state", "run_at", "id"),
+        Index("ix_jobs_state_id", "state", "id"),
+    )
+    id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # queued | running | done | dead
+    run_at: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    lease_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # At most one unfinished job per key (periodic jobs); cleared when the job finishes.
+    unique_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -1,0 +1,1 @@
+"""Threads-compatible Graph surface: profiles, tokens, containers, media jobs, posts, permalinks."""
