@@ -470,5 +470,12 @@ def billing_reconcile(
         emit(dataclasses.asdict(reconcile_pending_charges(ctx, threshold)), as_json, title="Reconciled")
 
 
+from threadline.tools import cli as tools_cli  # noqa: E402  (its commands need the helpers above)
+
+tools_cli.register(
+    app, operator_context=operator_context, emit=emit, emit_rows=emit_rows, user_errors=user_errors
+)
+
+
 def main() -> None:
     app()

@@ -93,6 +93,8 @@ async def execute(tool_name: str, request: Request) -> Response:
                 ctx.idempotency.claim, f"tool:{principal.org_id}", key, "POST", request.url.path, canonical
             )
         except ApiError as err:
+            if err.status != 409:
+                raise ToolError(err.status, err.code, err.message, err.param) from None
             message = (
                 "This Idempotency-Key was already used with different arguments."
                 if err.code == "idempotency_key_reused"
