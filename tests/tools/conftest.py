@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +57,3 @@ def call(
     if key is not None:
         h["Idempotency-Key"] = key
     return client.post(f"/api/v1/tools/{tool}/execute", json={"arguments": arguments}, headers=h)
-
-
-@pytest.fixture
-def tool_client(client: TestClient) -> Iterator[TestClient]:
-    yield client

@@ -24,7 +24,8 @@ def test_200_envelope_has_text_quota_and_structured(client: TestClient, org: Too
     r = call(client, "get_usage_status", {}, org.headers)
     assert r.status_code == 200
     body = r.json()
-    assert body["success"] is True and body["tool"] == "get_usage_status"
+    assert body["success"] is True
+    assert body["tool"] == "get_usage_status"
     quota = {"used": 0, "limit": 15, "tier": "free", "period_end": body["data"]["quota"]["period_end"]}
     assert body["data"]["quota"] == quota
     assert body["data"]["structured"] == {
@@ -262,7 +263,8 @@ def test_list_tools_and_openapi_read_the_registry(client: TestClient) -> None:
     listed = client.get("/api/v1/tools").json()["data"]
     assert [t["name"] for t in listed] == names
     upload = next(t for t in listed if t["name"] == "upload_tiktok_images")
-    assert upload["platform"] == "tiktok_ads" and upload["selector"] == "advertiser_id"
+    assert upload["platform"] == "tiktok_ads"
+    assert upload["selector"] == "advertiser_id"
     assert upload["input_schema"]["properties"]["image_urls"]["maxItems"] == 20
     paths = client.get("/openapi.json").json()["paths"]
     for name in names:
