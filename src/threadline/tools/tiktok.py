@@ -88,14 +88,19 @@ class TikTokClient:
     async def upload_image_by_url(
         self, access_token: str, advertiser_id: str, image_url: str, file_name: str
     ) -> UploadedImage:
-        payload = json.dumps(
-            {
-                "advertiser_id": advertiser_id,
-                "upload_type": "UPLOAD_BY_URL",
-                "image_url": image_url,
-                "file_name": file_name,
-            }
-        ).encode()
+        def payload(attempt: int) -> bytes:
+            # A failed attempt may still have stored the image under its name, and TikTok refuses a name
+            # twice per advertiser: every retry sends a name of its own.
+            name = file_name if attempt == 0 else f"{file_name[:96]}-r{attempt}"
+            return json.dumps(
+                {
+                    "advertiser_id": advertiser_id,
+                    "upload_type": "UPLOAD_BY_URL",
+                    "image_url": image_url,
+                    "file_name": name,
+                }
+            ).encode()
+
         data = await self._call(UPLOAD_PATH, payload, access_token)
         image_id = data.get("image_id")
         if not isinstance(image_id, str) or not image_id:
@@ -110,13 +115,13 @@ class TikTokClient:
             material_id=str(data["material_id"]) if data.get("material_id") is not None else None,
         )
 
-    async def _call(self, path: str, payload: bytes, access_token: str) -> dict[str, Any]:
+    async def _call(self, path: str, payload: Callable[[int], bytes], access_token: str) -> dict[str, Any]:
         last: TikTokError | None = None
         for attempt in range(self.max_attempts):
             if attempt:
                 await self._sleep(self.backoff_seconds * (2 ** (attempt - 1)))
             try:
-                return await self._once(path, payload, access_token)
+                return await self._once(path, payload(attempt), access_token)
             except TikTokError as exc:
                 if exc.kind != "unavailable":
                     raise
