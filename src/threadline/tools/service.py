@@ -185,7 +185,10 @@ def _as_tool_error(err: ApiError) -> ToolError:
     status = 400 if err.status in _AS_TOOL_ERROR else err.status
     if err.status == 503:  # an upstream we depend on is down: the agent should retry, not give up
         status = 429
-    out = ToolError(status, err.code, err.message, err.param, headers=err.headers)
+    message = err.message
+    if err.param and not message.startswith(err.param):  # a tool error names the argument it is about
+        message = f"{err.param}: {message}"
+    out = ToolError(status, err.code, message, err.param, headers=err.headers)
     if err.status == 503 and "Retry-After" not in out.headers:
         out.headers["Retry-After"] = "1"
     return out

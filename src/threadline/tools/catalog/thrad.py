@@ -109,7 +109,7 @@ async def upload_thrad_images(call: Call, args: UploadThradImagesArgs) -> ToolRe
         else f"- {r['image_url']} → failed: {r['error']}"
         for r in results
     ]
-    lines.append("Use a file_id as a chat_card's image_file_id.")
+    lines.append("Use a file_id as a chat_card creative's file_id.")
     return ToolResult("\n".join(lines), structured)
 
 
