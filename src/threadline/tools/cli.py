@@ -15,6 +15,10 @@ from threadline.media.storage import make_storage
 from threadline.tools import keys
 from threadline.tools.schemas import ConnectionCreate, ToolKeyCreate
 
+# Module level: Typer evaluates the (string) annotations against this module's globals.
+Org = Annotated[str, typer.Argument(help="Organisation id.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
 
 def register(
     app: typer.Typer,
@@ -31,8 +35,6 @@ def register(
     )
     app.add_typer(keys_app, name="tool-keys")
     app.add_typer(conn_app, name="connections")
-    Org = Annotated[str, typer.Argument(help="Organisation id.")]
-    Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
     @keys_app.command("create")
     @user_errors
