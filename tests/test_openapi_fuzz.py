@@ -45,7 +45,13 @@ def _build_fuzz_app() -> FastAPI:
         s.add(pub)
         s.flush()
         _, pub_key = mint_key(s, ctx.clock, kind="publisher", publisher_id=pub.id)
-    app.state.fuzz_keys = {"advertiser": org.api_key, "event": event_key, "publisher": pub_key}
+        _, tool_key = mint_key(s, ctx.clock, kind="tool", org_id=org.id, label="fuzz")
+    app.state.fuzz_keys = {
+        "advertiser": org.api_key,
+        "event": event_key,
+        "publisher": pub_key,
+        "tool": tool_key,
+    }
     return app
 
 
@@ -62,6 +68,8 @@ def auth_headers(app: FastAPI, path: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {keys['event']}"}
     if path.startswith("/api/v1/ssp/"):
         return {"thrad-api-key": keys["publisher"], "User-Agent": "fuzz"}
+    if path.startswith("/api/v1/tools/"):
+        return {"Authorization": f"Bearer {keys['tool']}"}
     if path.startswith("/developer/"):
         return {"X-THRADS-API-KEY": keys["publisher"]}
     return {"Authorization": f"Bearer {keys['advertiser']}"}

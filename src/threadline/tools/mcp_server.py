@@ -119,10 +119,10 @@ def transport_security(ctx: AppContext) -> TransportSecuritySettings:
 class McpGate:
     """``/mcp``: Bearer tool key first (the same 401 as REST), then the SDK's streamable HTTP app."""
 
-    def __init__(self, app: ASGIApp, ctx: AppContext, mcp_app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, ctx: AppContext, endpoint: McpEndpoint) -> None:
         self.app = app
         self.ctx = ctx
-        self.mcp_app = mcp_app
+        self.endpoint = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -139,24 +139,51 @@ class McpGate:
         inner["path"] = "/"
         inner["raw_path"] = b"/"
         inner["root_path"] = scope.get("root_path", "") + MCP_PATH
-        await self.mcp_app(inner, receive, send)
+        await self.endpoint.asgi(inner, receive, send)
+
+
+class McpEndpoint:
+    """The SDK app and its session manager, built anew each time the host app starts.
+
+    A session manager runs once per instance; a host app may be started more than once (tests, the
+    fuzzer), so every lifespan gets a fresh server.
+    """
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._app: ASGIApp | None = None
+
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            raise RuntimeError("the MCP endpoint is served only while the app's lifespan runs")
+        await self._app(scope, receive, send)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        server = ThreadlineMCP(self.ctx)
+        app = server.streamable_http_app(
+            streamable_http_path="/",
+            stateless_http=True,  # any server process can answer any request: no session affinity needed
+            json_response=True,
+            transport_security=transport_security(self.ctx),
+        )
+        async with server.session_manager.run():
+            self._app = app
+            try:
+                yield
+            finally:
+                self._app = None
 
 
 def mount(app: FastAPI, ctx: AppContext) -> None:
-    server = ThreadlineMCP(ctx)
-    mcp_app = server.streamable_http_app(
-        streamable_http_path="/",
-        stateless_http=True,  # any server process can answer any request: no session affinity needed
-        json_response=True,
-        transport_security=transport_security(ctx),
-    )
-    app.add_middleware(McpGate, ctx=ctx, mcp_app=mcp_app)
+    endpoint = McpEndpoint(ctx)
+    app.add_middleware(McpGate, ctx=ctx, endpoint=endpoint)
     previous = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
         # A mounted app's lifespan never runs: its session manager runs inside ours.
-        async with server.session_manager.run(), previous(application) as state:
+        async with endpoint.running(), previous(application) as state:
             yield state
 
     app.router.lifespan_context = lifespan
