@@ -210,6 +210,7 @@ def serve(
         if demo:
             info = demo_setup.seed(ctx)
             typer.echo(demo_setup.banner(info, ctx.settings, admin_token=generated))
+            typer.echo(tools_cli.demo_banner(ctx, info.org_id))
         elif generated:
             typer.echo(
                 f"Admin token (shown once, also in {Path(ctx.settings.data_dir) / 'admin-token'}): {generated}"
@@ -238,6 +239,7 @@ def demo_command(as_json: JsonFlag = False) -> None:
             typer.echo(json.dumps(info.as_dict(), indent=2))
         else:
             typer.echo(demo_setup.banner(info, ctx.settings, admin_token=generated))
+            typer.echo(tools_cli.demo_banner(ctx, info.org_id))
 
 
 @app.command()

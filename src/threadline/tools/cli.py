@@ -15,6 +15,13 @@ from threadline.media.storage import make_storage
 from threadline.tools import keys
 from threadline.tools.schemas import ConnectionCreate, ToolKeyCreate
 
+
+def demo_banner(ctx: AppContext, org_id: str) -> str:
+    from threadline.tools import demo
+
+    return demo.banner(ctx.settings.public_base_url, org_id, demo.ensure_tool_key(ctx, org_id))
+
+
 # Module level: Typer evaluates the (string) annotations against this module's globals.
 Org = Annotated[str, typer.Argument(help="Organisation id.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
