@@ -13,7 +13,7 @@ Regenerate with `python -m threadline.tools.docs > docs/tools.md` (a test fails 
 Every tool answers over REST, `POST /api/v1/tools/<name>/execute` with `{"arguments": {...}}`, and over MCP
 at `/mcp` (streamable HTTP) or `threadline mcp --key sk_live_...` (stdio). Auth: `Authorization: Bearer
 sk_live_...` (an operator mints tool keys: `POST /admin/v1/orgs/{org_id}/tool_keys` or `threadline tool-keys
-create ORG --label ...`). Envelopes, statuses and quotas: docs/api-compatibility.md and spec 80.
+create ORG --label ...`). Envelopes, statuses and quotas: spec 80 and docs/compatibility.md.
 
 ## Adding Threadline to an MCP client
 
