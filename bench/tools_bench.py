@@ -6,7 +6,8 @@ Figures (one JSON line each):
 1. get_usage_status over REST: throughput as a ratio to the bare POST endpoint on the same server
    (target >= 0.6), and its p99 (wrk, 32 connections).
 2. get_thrad_campaign_performance over 30 days of hourly rollups for 1,000 ads (720k rows, the insights
-   benchmark's loader): p50 over REST and over MCP (sequential calls, one connection).
+   benchmark's loader): p50 over REST and over MCP (sequential calls, one connection), for the whole
+   account (default arguments) and for one campaign (100 of the ads).
 3. MCP tools/list and one tools/call (get_usage_status) round trip p50 over HTTP with the SDK client.
 """
 
@@ -39,7 +40,7 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def _seed(url: str, data_dir: Path, n_ads: int, hours: int) -> str:
+def _seed(url: str, data_dir: Path, n_ads: int, hours: int) -> tuple[str, str]:
     clock = MovableClock(start=END - hours * HOUR - 86400, frozen=True)
     app = create_app(
         Settings(data_dir=data_dir, database_url=url, secret_key="bench-secret", log_requests=False),
@@ -52,7 +53,7 @@ def _seed(url: str, data_dir: Path, n_ads: int, hours: int) -> str:
     _load(ctx.db.engine, new.org.id, ads, hours)
     key = keys.create_tool_key(ctx, new.org.id, ToolKeyCreate(label="bench")).api_key
     ctx.db.dispose()
-    return key
+    return key, ads[0][0]
 
 
 def _mcp_client(url: str, key: str) -> Client:
@@ -71,7 +72,7 @@ def main() -> None:
     with fresh_store(args.store) as url:
         data_dir = Path(tempfile.mkdtemp(prefix="threadline-bench-tools-"))
         started = time.perf_counter()
-        key = _seed(url, data_dir, args.ads, 720)
+        key, campaign_id = _seed(url, data_dir, args.ads, 720)
         print(f"# seeded {args.ads} ads x 720 h of rollups in {time.perf_counter() - started:.0f}s")
         server = start_server(
             url,
@@ -103,26 +104,31 @@ def main() -> None:
             )
             since = time.strftime("%Y-%m-%d", time.gmtime(END - 30 * 86400))
             until = time.strftime("%Y-%m-%d", time.gmtime(END - 86400))
-            perf_args = {"start_date": since, "end_date": until}
-            rest_ms = []
-            with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
-                for _ in range(args.runs + 2):
-                    t0 = time.perf_counter()
-                    r = http.post(
-                        "/api/v1/tools/get_thrad_campaign_performance/execute", json={"arguments": perf_args}
-                    )
-                    rest_ms.append((time.perf_counter() - t0) * 1000)
-                    assert r.status_code == 200, r.text
-                impressions = r.json()["data"]["structured"]["metrics"]["impressions"]
-            mcp = anyio.run(_mcp_figures, f"{base}/mcp", key, perf_args, args.runs)
-            report(
-                "tools_campaign_performance_30d_1000_ads",
-                store=args.store,
-                impressions=impressions,
-                rest_p50_ms=round(percentiles(rest_ms[2:])["p50_ms"], 1),
-                mcp_p50_ms=round(mcp["perf"], 1),
-                runs=args.runs,
-            )
+            window = {"start_date": since, "end_date": until}
+            for scope, perf_args in (
+                ("account", window),
+                ("one_campaign", {**window, "campaign_id": campaign_id}),
+            ):
+                rest_ms = []
+                with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
+                    for _ in range(args.runs + 2):
+                        t0 = time.perf_counter()
+                        r = http.post(
+                            "/api/v1/tools/get_thrad_campaign_performance/execute",
+                            json={"arguments": perf_args},
+                        )
+                        rest_ms.append((time.perf_counter() - t0) * 1000)
+                        assert r.status_code == 200, r.text
+                    impressions = r.json()["data"]["structured"]["metrics"]["impressions"]
+                mcp = anyio.run(_mcp_figures, f"{base}/mcp", key, perf_args, args.runs)
+                report(
+                    f"tools_campaign_performance_30d_1000_ads_{scope}",
+                    store=args.store,
+                    impressions=impressions,
+                    rest_p50_ms=round(percentiles(rest_ms[2:])["p50_ms"], 1),
+                    mcp_p50_ms=round(mcp["perf"], 1),
+                    runs=args.runs,
+                )
             report(
                 "mcp_http_round_trips",
                 store=args.store,

@@ -34,7 +34,7 @@ def test_demo_prints_a_working_tool_key_curl_and_mcp_snippet(
     r = call(api, "upload_tiktok_images", {"image_urls": ["https://cdn.example.com/a.jpg"]}, h)
     assert r.status_code == 400
     assert r.json()["error"].startswith("No tiktok_ads account is connected.")
-    r = call(api, "get_thrad_campaign_performance", {}, h)
+    r = call(api, "get_thrad_campaign_performance", {"by_campaign": True}, h)
     assert r.status_code == 200
     assert r.json()["data"]["structured"]["campaigns"][0]["campaign_name"]
 

@@ -224,12 +224,10 @@ def test_performance_from_rollups(
     assert s["metrics"]["ctr"] == 0.1
     assert len(s["daily"]) == 7
     assert s["daily"][-1] == {"date": "2026-04-02", **{k: s["daily"][-1][k] for k in s["metrics"]}}
-    r = call(
-        client,
-        "get_thrad_campaign_performance",
-        {"start_date": "2026-03-01", "end_date": "2026-03-10"},
-        org.headers,
-    )
+    window = {"start_date": "2026-03-01", "end_date": "2026-03-10"}
+    r = call(client, "get_thrad_campaign_performance", window, org.headers)
+    assert "campaigns" not in r.json()["data"]["structured"]
+    r = call(client, "get_thrad_campaign_performance", {**window, "by_campaign": True}, org.headers)
     s = r.json()["data"]["structured"]
     assert s["metrics"]["impressions"] == 10 * 3 * 10
     assert [c["campaign_id"] for c in s["campaigns"]] == [cid]

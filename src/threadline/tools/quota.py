@@ -45,10 +45,16 @@ def tier_of(session: Session, org_id: str) -> str:
 
 def current(session: Session, settings: Settings, org_id: str, now: float) -> Quota:
     period, period_end = period_of(now)
-    tier = tier_of(session, org_id)
-    used = session.execute(
-        select(ToolUsage.used).where(ToolUsage.org_id == org_id, ToolUsage.period == period)
-    ).scalar_one_or_none()
+    # One round trip: get_usage_status and every quota-free call read this.
+    tier, used = session.execute(
+        select(
+            select(ToolPlan.tier).where(ToolPlan.org_id == org_id).scalar_subquery(),
+            select(ToolUsage.used)
+            .where(ToolUsage.org_id == org_id, ToolUsage.period == period)
+            .scalar_subquery(),
+        )
+    ).one()
+    tier = tier or "free"
     return Quota(used or 0, tier_limit(settings, tier), tier, period_end)
 
 

@@ -19,6 +19,7 @@ from threadline.tools.envelope import ToolError
 if TYPE_CHECKING:
     from threadline.context import AppContext
     from threadline.tools.accounts import Account
+    from threadline.tools.quota import Quota
 
 # The argument each platform's tools take to pick one of the org's connected accounts.
 SELECTORS: dict[str, str] = {"thrad": "ad_account_id", "threads": "profile_id", "tiktok_ads": "advertiser_id"}
@@ -39,6 +40,8 @@ class NoArgs(Args):
 class ToolResult:
     text: str  # markdown for a person
     structured: dict[str, Any]  # every id and number the text mentions
+    # A handler that read the quota anyway (get_usage_status) hands it on: no second read.
+    quota: Quota | None = None
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,8 @@ async def execute(
     if call_id is not None:
         await anyio.to_thread.run_sync(_succeed, ctx, call_id, tool.billable)
     if reserved is None:
+        reserved = result.quota
+    if reserved is None:
         reserved = await anyio.to_thread.run_sync(_current, ctx, principal.org_id)
     return Success(tool.name, result.text, result.structured, reserved.block())
 

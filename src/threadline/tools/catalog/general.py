@@ -90,6 +90,7 @@ async def get_usage_status(call: Call, _args: NoArgs) -> ToolResult:
         f"{q.used}/{q.limit} tool calls used on the {q.tier.capitalize()} tier this month; "
         f"{remaining} left. The counter resets on {q.period_end}.",
         {**q.block(), "remaining": remaining, "upgrade_url": ctx.settings.tool_upgrade_url},
+        quota=q,
     )
 
 

@@ -239,6 +239,10 @@ class PerformanceArgs(Args):
     )
     end_date: IsoDate | None = Field(None, description="YYYY-MM-DD, inclusive.")
     raw_data: bool = Field(False, description="Only the JSON metrics block as text.")
+    by_campaign: bool = Field(
+        False,
+        description="Without campaign_id: also one row per campaign (reads every ad's rollups; slower).",
+    )
     ad_account_id: Selector
 
     @model_validator(mode="after")
@@ -287,7 +291,7 @@ def _performance(call: Call, args: PerformanceArgs) -> dict[str, Any]:
     out: dict[str, Any] = {"since": since, "until": until, "metrics": metrics, "daily": days}
     if args.campaign_id:
         out["campaign_id"] = args.campaign_id
-    else:
+    elif args.by_campaign:
         per_campaign = insights.insights(
             ctx,
             call.org_id,
