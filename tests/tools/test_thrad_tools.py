@@ -136,8 +136,8 @@ def test_create_retried_with_the_same_key_never_charges_twice(
     app: FastAPI, client: TestClient, org: ToolOrg
 ) -> None:
     ctx = ctx_of(app)
-    flaky = FailAfterCharge(ctx.services["payments"])
-    ctx.services["payments"] = flaky
+    flaky = FailAfterCharge(ctx.payments)
+    ctx.payments = flaky
     first = call(client, "create_thrad_campaign", QUICKSTART_CAMPAIGN, org.headers, key="launch-1")
     assert first.status_code == 429  # the provider dropped the line after charging: retry
     assert first.headers["Retry-After"] == "1"

@@ -271,13 +271,17 @@ class Conversion(Base):
     __tablename__ = "conversions"
     __table_args__ = (
         UniqueConstraint("org_id", "dedupe_key"),
+        UniqueConstraint("org_id", "order_key"),
         Index("ix_conversions_org_seq", "org_id", "seq"),
     )
     seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     org_id: Mapped[str] = mapped_column(String(36))
     key_id: Mapped[str] = mapped_column(String(36))
+    # The explicit key (Idempotency-Key, else event_id) and the order key (click, event type, order_id):
+    # a conversion is a duplicate when either is already stored (migration 0006).
     dedupe_key: Mapped[str | None] = mapped_column(String(600), nullable=True)
+    order_key: Mapped[str | None] = mapped_column(String(600), nullable=True)
     click_id: Mapped[str] = mapped_column(String(36), index=True)
     campaign_id: Mapped[str] = mapped_column(String(36))
     ad_group_id: Mapped[str] = mapped_column(String(36))
@@ -467,11 +471,11 @@ class ToolAccount(Base):
 
 class JobRecord(Base):
     """A durable job (kit/jobs). While ``running``, ``run_at`` is the lease deadline, so one index on
-    (state, run_at) finds both due jobs and jobs whose worker died."""
+    (state, run_at, id) finds both due jobs and jobs whose worker died, oldest first."""
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_state_run_at", "state", "run_at"),
+        Index("ix_jobs_state_run_at_id", "state", "run_at", "id"),
         Index("ix_jobs_state_id", "state", "id"),
     )
     id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)

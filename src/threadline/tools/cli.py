@@ -11,7 +11,6 @@ import typer
 
 from threadline.context import AppContext
 from threadline.kit.pagination import PageParams
-from threadline.media.storage import make_storage
 from threadline.tools import keys
 from threadline.tools.schemas import ConnectionCreate, ToolKeyCreate
 
@@ -131,7 +130,6 @@ def register(
         from threadline.tools.mcp_server import serve_stdio
 
         with operator_context() as ctx:
-            ctx.services["media_storage"] = make_storage(ctx.settings)
 
             async def run() -> None:
                 principal = await resolve_plain_key(ctx, key)

@@ -10,12 +10,13 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
+from threadline import routing
 from threadline.context import AppContext
-from threadline.kit.errors import ApiError, Surface
+from threadline.kit.errors import ApiError
 from threadline.kit.idempotency import Claim
 from threadline.tools import admin_routes, mcp_server, openapi, service
 from threadline.tools.auth import resolve_tool_key
-from threadline.tools.envelope import TOOLS_PREFIX, ToolError, error_body, render_tool_error
+from threadline.tools.envelope import TOOLS_PREFIX, ToolError, error_body
 from threadline.tools.registry import registry
 from threadline.tools.schemas import ToolInfo, ToolList
 
@@ -132,8 +133,6 @@ async def execute(tool_name: str, request: Request) -> Response:
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    app.state.surfaces.append(Surface((TOOLS_PREFIX, mcp_server.MCP_PATH), render_tool_error))
-    app.include_router(router)
-    app.include_router(admin_routes.router)
+    routing.mount(app, router, admin_routes.router)
     openapi.register(app)
     mcp_server.mount(app, ctx)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-from limits import RateLimitItemPerMinute
 
 from threadline.context import AppContext
 from threadline.kit.errors import ApiError
 from threadline.kit.ids import new_id
+from threadline.kit.ratelimit import Limit
 from threadline.store.models import ToolCall
 from threadline.tools import accounts, quota
 from threadline.tools import repository as repo
@@ -54,11 +54,9 @@ def arguments_hash(arguments: Mapping[str, Any]) -> str:
 
 
 def check_rate(ctx: AppContext, principal: ToolPrincipal) -> None:
-    item = ctx.services.get("tool_rate_item")
+    item = ctx.rate_items.get("tools")
     if item is None:
-        item = ctx.services["tool_rate_item"] = RateLimitItemPerMinute(
-            ctx.settings.tool_rate_limit_per_minute
-        )
+        item = ctx.rate_items["tools"] = Limit(ctx.settings.tool_rate_limit_per_minute, 60.0)
     if ctx.limiter.allow(item, "tool", principal.key_id):
         return
     retry = ctx.limiter.peek(item, "tool", principal.key_id).retry_after

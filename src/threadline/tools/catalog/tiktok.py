@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import secrets
 import time
+import weakref
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
+from threadline.context import AppContext
 from threadline.tools import accounts
 from threadline.tools.envelope import ToolError
 from threadline.tools.registry import Args, Call, Tool, ToolResult
@@ -45,10 +47,14 @@ class UploadTikTokImagesArgs(Args):
     )
 
 
+# One client per running context (its settings), made on first use.
+_CLIENTS: weakref.WeakKeyDictionary[AppContext, TikTokClient] = weakref.WeakKeyDictionary()
+
+
 def _client(call: Call) -> TikTokClient:
-    client: TikTokClient | None = call.ctx.services.get("tiktok_client")
+    client = _CLIENTS.get(call.ctx)
     if client is None:
-        client = call.ctx.services["tiktok_client"] = TikTokClient.from_settings(call.ctx.settings)
+        client = _CLIENTS[call.ctx] = TikTokClient.from_settings(call.ctx.settings)
     return client
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_jobs"),
         sa.UniqueConstraint("unique_key", name="uq_jobs_unique_key"),
     )
-    op.create_index("ix_jobs_state_run_at", "jobs", ["state", "run_at"])
+    op.create_index("ix_jobs_state_run_at_id", "jobs", ["state", "run_at", "id"])
     op.create_index("ix_jobs_state_id", "jobs", ["state", "id"])
 
 
