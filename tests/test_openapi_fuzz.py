@@ -53,10 +53,12 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
         s.add(pub)
         s.flush()
         _, pub_key = mint_key(s, ctx.clock, kind="publisher", publisher_id=pub.id)
+        _, tool_key = mint_key(s, ctx.clock, kind="tool", org_id=org.id, label="fuzz")
     app.state.fuzz_keys = {
         "advertiser": org.api_key,
         "event": event_key,
         "publisher": pub_key,
+        "tool": tool_key,
         "operator": ADMIN,
     }
     with TestClient(app):  # the lifespan: components run while the fuzzer does, and stop after it

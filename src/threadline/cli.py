@@ -213,6 +213,7 @@ def serve(
         if demo:
             info = demo_setup.seed(ctx)
             typer.echo(demo_setup.banner(info, ctx.settings, admin_token=generated))
+            typer.echo(tools_cli.demo_banner(ctx, info.org_id))
         elif generated:
             typer.echo(
                 f"Admin token (shown once, also in {Path(ctx.settings.data_dir) / 'admin-token'}): {generated}"
@@ -241,6 +242,7 @@ def demo_command(as_json: JsonFlag = False) -> None:
             typer.echo(json.dumps(info.as_dict(), indent=2))
         else:
             typer.echo(demo_setup.banner(info, ctx.settings, admin_token=generated))
+            typer.echo(tools_cli.demo_banner(ctx, info.org_id))
 
 
 @app.command()
@@ -553,6 +555,13 @@ def jobs_list(
         as_json,
         title="Jobs" if state is None else f"Jobs ({state})",
     )
+
+
+from threadline.tools import cli as tools_cli  # noqa: E402  (its commands need the helpers above)
+
+tools_cli.register(
+    app, operator_context=operator_context, emit=emit, emit_rows=emit_rows, user_errors=user_errors
+)
 
 
 def main() -> None:

@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     # ...and by the periodic job `billing.reconcile`, this often (kit/jobs).
     reconcile_every_seconds: int = 600
     auth_cache_seconds: float = 1.0
+    # Tool API (spec 80): monthly call quotas per tier, the upgrade link of the 402, per-key rate.
+    tool_quota_free: int = 15
+    tool_quota_plus: int = 150
+    tool_quota_pro: int = 600
+    tool_quota_max: int = 3000
+    tool_upgrade_url: str = "https://threadline.dev/pricing"
+    tool_rate_limit_per_minute: int = 600
+    # Extra Host header values /mcp accepts (DNS-rebinding protection), beyond loopback and public_base_url.
+    mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    tiktok_api_base: str = "https://business-api.tiktok.com/open_api/v1.3"
+    tiktok_timeout_seconds: float = 10.0
+    tiktok_max_attempts: int = 3
+    tiktok_retry_backoff_seconds: float = 0.5
 
     # Durable jobs (kit/jobs): the worker inside each server process; `threadline worker` runs more.
     jobs_worker_enabled: bool = True
@@ -74,7 +87,7 @@ class Settings(BaseSettings):
     job_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_requests: bool = True
 
-    @field_validator("allow_private_fetch_hosts", mode="before")
+    @field_validator("allow_private_fetch_hosts", "mcp_allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):

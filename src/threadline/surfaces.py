@@ -11,6 +11,7 @@ from __future__ import annotations
 from threadline.kit.errors import render_openai
 from threadline.kit.surface import Cors, Credential, RatePolicy, Surface, SurfaceTable
 from threadline.serving.presenters import render_bid_error, render_legacy_error, render_tracking_error
+from threadline.tools.envelope import NOT_AUTHENTICATED, render_tool_error
 
 ADVERTISER = Surface(
     "advertiser",
@@ -93,10 +94,19 @@ OPERATOR = Surface(
     redirect_slashes=True,
 )
 
+# The agent tools (REST execute envelope and MCP). Credentials are resolved by tools/auth.py in the route
+# (and by the /mcp gate) so a 401 carries the tool envelope; the per-key rate is tools.service.check_rate.
+TOOLS = Surface(
+    "tools",
+    ("/api/v1/tools", "/mcp"),
+    render_tool_error,
+    credential=Credential("tool", invalid_message=NOT_AUTHENTICATED),
+)
+
 # Everything else: /media/, /healthz, /metrics, /docs, /openapi.json.
 PUBLIC = Surface("public", ("/",), render_openai, redirect_slashes=True)
 
-SURFACES: tuple[Surface, ...] = (ADVERTISER, EVENTS, SERVING, SERVING_LEGACY, TRACKING, OPERATOR)
+SURFACES: tuple[Surface, ...] = (ADVERTISER, EVENTS, SERVING, SERVING_LEGACY, TRACKING, OPERATOR, TOOLS)
 
 
 def surface_table() -> SurfaceTable:

@@ -133,6 +133,7 @@ def build_authenticator(
             KeyResolver("advertiser", db, cache, clock),
             KeyResolver("event", db, cache, clock),
             KeyResolver("publisher", db, cache, clock),
+            KeyResolver("tool", db, cache, clock),
             OperatorTokenResolver(check_operator),
         ]
     )

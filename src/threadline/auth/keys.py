@@ -16,7 +16,7 @@ from threadline.kit.secrets import generate_key, hash_key
 from threadline.store.db import Database
 from threadline.store.models import ApiKey, Org
 
-PREFIX_BY_KIND = {"advertiser": "ak", "event": "ek", "publisher": "pk"}
+PREFIX_BY_KIND = {"advertiser": "ak", "event": "ek", "publisher": "pk", "tool": "sk_live"}
 
 
 @dataclass(frozen=True)

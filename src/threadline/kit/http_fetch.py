@@ -49,6 +49,7 @@ __all__ = [
     "fetch",
     "fetch_to_file",
     "is_public_address",
+    "post_json",
     "system_resolver",
 ]
 
@@ -599,3 +600,84 @@ async def fetch_to_file(
         dest.unlink(missing_ok=True)
         raise
     return FetchedFile(status=status, content_type=content_type, path=dest, size=sink.size)
+
+
+# --------------------------------------------------------------------------- outbound API calls
+
+
+async def post_json(
+    url: str,
+    policy: FetchPolicy,
+    payload: bytes,
+    headers: Iterable[tuple[str, str]] = (),
+    resolver: Resolver = system_resolver,
+) -> FetchResult:
+    """POST a JSON body to an upstream API under the same address policy, pinning and bounds as
+    :func:`fetch` (so a configured API base can never be pointed at an internal address).
+
+    Any status is returned (the caller maps the API's own error envelope); redirects are not followed.
+    Raises ``FetchError`` for refusals, timeouts, transport failures and bodies over ``max_bytes``.
+    """
+    target = _parse_url(url)
+    try:
+        async with asyncio.timeout(policy.total_timeout):
+            addresses = await _checked_addresses(target, policy, resolver)
+            return await _post(target, addresses, policy, payload, headers)
+    except TimeoutError as exc:
+        raise FetchError(FETCH_FAILED, "The upstream request timed out.") from exc
+    except _TRANSPORT_ERRORS as exc:
+        raise FetchError(FETCH_FAILED, f"The upstream request failed: {type(exc).__name__}.") from exc
+
+
+async def _post(
+    target: _Target,
+    addresses: list[str],
+    policy: FetchPolicy,
+    payload: bytes,
+    extra_headers: Iterable[tuple[str, str]],
+) -> FetchResult:
+    url = httpcore.URL(
+        scheme=target.scheme.encode(),
+        host=target.host.encode(),
+        port=target.port,
+        target=target.target.encode("ascii"),
+    )
+    headers = [
+        (b"Host", target.host_header.encode("ascii")),
+        (b"User-Agent", _USER_AGENT.encode()),
+        (b"Content-Type", b"application/json"),
+        (b"Accept", b"application/json"),
+        (b"Accept-Encoding", b"identity"),
+        (b"Content-Length", str(len(payload)).encode()),
+        (b"Connection", b"close"),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers),
+    ]
+    timeouts = {
+        "connect": policy.connect_timeout,
+        "read": policy.total_timeout,
+        "write": policy.total_timeout,
+        "pool": policy.total_timeout,
+    }
+    pool = httpcore.AsyncConnectionPool(
+        ssl_context=_ssl_context() if target.scheme == "https" else None,
+        max_connections=1,
+        http1=True,
+        http2=False,
+        retries=0,
+        network_backend=_PinnedBackend(target.host, addresses),
+    )
+    async with (
+        pool,
+        pool.stream("POST", url, headers=headers, content=payload, extensions={"timeout": timeouts}) as resp,
+    ):
+        content_type = None
+        for name, value in resp.headers:
+            if name.lower() == b"content-type":
+                content_type = value.decode("latin-1").strip() or None
+                break
+        body = bytearray()
+        async for chunk in resp.aiter_stream():
+            body += chunk
+            if len(body) > policy.max_bytes:
+                raise FetchError(TOO_LARGE, f"The upstream answer is larger than {policy.max_bytes} bytes.")
+        return FetchResult(status=resp.status, content_type=content_type, body=bytes(body))

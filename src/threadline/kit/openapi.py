@@ -54,6 +54,9 @@ def install_openapi(app: FastAPI) -> None:
                     responses.setdefault("400", _error_response())
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
+        # Surfaces whose paths are not FastAPI routes (one documented path per tool) add them here.
+        for extend in getattr(app.state, "openapi_extenders", []):
+            extend(schema)
         app.openapi_schema = schema
         return schema
 

@@ -81,11 +81,11 @@ class Publisher(Base):
 
 
 class ApiKey(Base):
-    """Every secret a client presents: advertiser (ak_), event (ek_) and publisher (pk_) keys."""
+    """Every secret a client presents: advertiser (ak_), event (ek_), publisher (pk_), tool (sk_live_) keys."""
 
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # advertiser | event | publisher
+    kind: Mapped[str] = mapped_column(String(16))  # advertiser | event | publisher | tool
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     org_id: Mapped[str | None] = mapped_column(ForeignKey("orgs.id"), nullable=True, index=True)
     publisher_id: Mapped[str | None] = mapped_column(ForeignKey("publishers.id"), nullable=True, index=True)
@@ -412,6 +412,61 @@ class InsightsOrgHourly(Base):
     spend_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     conversions: Mapped[int] = mapped_column(BigInteger, default=0)
     conversion_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ToolPlan(Base):
+    """The tool-API tier of an org (absent: the free tier)."""
+
+    __tablename__ = "tool_plans"
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(8))  # free | plus | pro | max
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ToolUsage(Base):
+    """Billable tool calls of an org in one calendar month (UTC); REST and MCP count here alike."""
+
+    __tablename__ = "tool_usage"
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ToolCall(Base):
+    """One tool call: written with its quota reservation, finished with its outcome."""
+
+    __tablename__ = "tool_calls"
+    __table_args__ = (Index("ix_tool_calls_org_seq", "org_id", "seq"),)
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    key_id: Mapped[str] = mapped_column(String(36))
+    tool: Mapped[str] = mapped_column(String(100))
+    transport: Mapped[str] = mapped_column(String(8))  # rest | mcp
+    arguments_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)  # the REST status of the outcome (0 while running)
+    outcome: Mapped[str] = mapped_column(String(16))  # running | ok | error | quota_exhausted
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    quota_used: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ToolAccount(Base):
+    """A connected account a tool can act on (thrad ad accounts, TikTok advertisers, ...)."""
+
+    __tablename__ = "tool_accounts"
+    __table_args__ = (UniqueConstraint("org_id", "platform", "account_id"),)
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str] = mapped_column(String(64))  # the platform's own id (the tool selector)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Fernet token (key derived from the server secret); never returned by any API.
+    token_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class JobRecord(Base):
