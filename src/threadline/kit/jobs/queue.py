@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, Select, bindparam, event, insert, select, update
+from sqlalchemy import Insert, Select, bindparam, delete, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -214,7 +214,7 @@ def _fenced() -> Any:
 
 
 def _finish(session: Session, job: Claimed, values: dict[str, Any]) -> bool:
-    """One fenced state change: only if this claim (owner, attempt) still holds the job."""
+    """One fenced change: only if this claim (owner, attempt) still holds the job, still running."""
     fence = {"b_id": job.id, "b_owner": job.owner, "b_attempt": job.attempt}
     result = session.execute(_fenced(), {**values, **fence})
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -239,6 +239,24 @@ def release(session: Session, job: Claimed, *, now: int) -> bool:
     """Give back a claimed job that never started (a stopping worker): this attempt does not count."""
     values = {"state": QUEUED, "attempts": job.attempt - 1, "run_at": now, "lease_until": None}
     return _finish(session, job, {**values, "updated_at": now})
+
+
+def renew(session: Session, job: Claimed, *, lease_until: int, now: int) -> bool:
+    """Extend a running job's lease; False when the lease was already lost."""
+    return _finish(session, job, {"lease_until": lease_until, "run_at": lease_until, "updated_at": now})
+
+
+def prune(session: Session, *, finished_before: int, limit: int = 10_000) -> int:
+    """Delete up to ``limit`` ``done`` jobs that finished before ``finished_before`` (dead ones stay)."""
+    old = (
+        select(_c.id)
+        .where(_c.state == DONE, _c.finished_at < finished_before)
+        .order_by(_c.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = session.execute(delete(_jobs).where(_c.id.in_(old)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get(session: Session, job_id: int) -> JobRecord | None:
