@@ -257,7 +257,7 @@ class JobWorker:
 
     def _run(self, claimed: queue.Claimed, owner: str, claim_next: int) -> list[queue.Claimed]:
         """Run one job, record its outcome and, in the same transaction, claim up to ``claim_next``."""
-        job = Job(claimed.id, claimed.kind, claimed.payload, claimed.attempt, claimed.max_attempts)
+        job = claimed.job
         started = self.clock.monotonic()
         error: str | None = None
         retry_in: int | None = None
