@@ -146,7 +146,8 @@ def _install_jobs(app: FastAPI, ctx: AppContext) -> None:
     register_job_handlers(ctx)
     if not ctx.settings.jobs_worker_enabled:
         return
-    worker = make_worker(ctx)
+    metrics: Metrics = app.state.metrics
+    worker = make_worker(ctx, on_outcome=lambda o: metrics.observe_job(o.job.kind, o.state, o.seconds))
     ctx.services["job_worker"] = worker
     previous = app.router.lifespan_context
 

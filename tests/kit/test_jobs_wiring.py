@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,16 @@ def test_the_server_runs_a_worker_for_its_lifespan(settings: Settings, clock: Mo
     ctx.jobs.register("test.ping", lambda _job: ran.set())
     worker: JobWorker = ctx.services["job_worker"]
     try:
-        with TestClient(app):
+        with TestClient(app) as client:
             assert worker.running
             with ctx.db.write() as s:
                 job_id = enqueue(s, "test.ping", {}, now=clock.now_s())
             assert ran.wait(10)
+            counted = 'threadline_jobs_total{kind="test.ping",outcome="done"} 1.0'
+            deadline = time.monotonic() + 10
+            while counted not in client.get("/metrics").text:  # recorded just after the handler returns
+                assert time.monotonic() < deadline, "the job was never counted"
+                time.sleep(0.02)
         assert not worker.running
         with ctx.db.read() as s:
             ping = s.get(JobRecord, job_id)
