@@ -53,11 +53,10 @@ class Settings(BaseSettings):
     events_batch_max_wait_ms: float = 2.0
 
     idempotency_lease_seconds: int = 60
-    # Pending deposit charges older than this are settled (refunded or closed) by `threadline serve`
-    # at start and by `threadline billing reconcile`. Must exceed the idempotency lease.
+    # Pending deposit charges older than this are settled (refunded or closed) by the periodic job
+    # `billing.reconcile` and by `threadline billing reconcile`. Must exceed the idempotency lease.
     reconcile_after_seconds: int = 3600
-    # ...and by the periodic job `billing.reconcile`, this often (kit/jobs).
-    reconcile_every_seconds: int = 600
+    reconcile_every_seconds: int = Field(default=600, ge=1)  # how often billing.reconcile runs
     auth_cache_seconds: float = 1.0
 
     # Durable jobs (kit/jobs): the worker inside each server process; `threadline worker` runs more.
