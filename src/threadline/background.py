@@ -1,8 +1,8 @@
 """Background work: every slice's durable-job handlers, and the worker that runs them.
 
 Slices with jobs expose ``register_jobs(registry, ctx)`` (e.g. ``billing/jobs.py``) and get one line in
-:func:`register_job_handlers`. The app (the in-server worker) and ``threadline worker`` both call it, so
-every process can run every kind. ``THREADLINE_JOB_PLUGINS`` names extra modules with the same function.
+:func:`register_job_handlers`. ``build_context`` calls it, so every process (the app's in-server worker,
+``threadline worker``) can run every kind. ``THREADLINE_JOB_PLUGINS`` names extra modules with the same function.
 """
 
 from __future__ import annotations
