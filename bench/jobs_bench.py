@@ -82,6 +82,12 @@ def main() -> None:
         worker: JobWorker = ctx.services["job_worker"]
         tracker = Tracker()
         worker.on_outcome = tracker.on_outcome
+
+        def summary(figure: str, **values: float) -> None:
+            latencies = {k: round(v, 2) for k, v in percentiles(tracker.latencies_ms()).items()}
+            run = {"store": args.store, "batch": args.batch, "threads": args.threads, "jobs": args.jobs}
+            report(figure, **run, **values, **latencies)
+
         with TestClient(app):  # the app's lifespan: the in-server worker starts as under `serve`
             time.sleep(0.5)  # let the start-up reconcile job finish before timing
             n = args.jobs
@@ -99,16 +105,11 @@ def main() -> None:
             elapsed = max(tracker.done.values()) - committed
             cpu_ms = (time.process_time() - cpu_before) * 1000 / n
             rate = n / elapsed
-            report(
+            summary(
                 "jobs burst",
-                store=args.store,
-                batch=args.batch,
-                threads=args.threads,
-                jobs=n,
                 seconds=round(elapsed, 3),
                 jobs_per_s=round(rate, 1),
                 cpu_ms_per_job=round(cpu_ms, 3),
-                **{k: round(v, 2) for k, v in percentiles(tracker.latencies_ms()).items()},
             )
 
             # -- paced, one job per transaction
@@ -127,15 +128,7 @@ def main() -> None:
                     tracker.enqueued[job_id] = t
             if not tracker.all_done.wait(600):
                 raise SystemExit(f"paced: only {len(tracker.done)} of {n} done")
-            report(
-                "jobs paced enqueue->done",
-                store=args.store,
-                batch=args.batch,
-                threads=args.threads,
-                jobs=n,
-                offered_per_s=round(1 / interval, 1),
-                **{k: round(v, 2) for k, v in percentiles(tracker.latencies_ms()).items()},
-            )
+            summary("jobs paced enqueue->done", offered_per_s=round(1 / interval, 1))
         ctx.db.dispose()
 
 

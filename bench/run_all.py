@@ -21,6 +21,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("insights-sqlite", ["bench.insights_bench", "--store", "sqlite"]),
     ("insights-postgres", ["bench.insights_bench", "--store", "postgres"]),
     ("publishing-media", ["bench.publishing_media_bench"]),
+    ("jobs-sqlite", ["bench.jobs_bench", "--store", "sqlite"]),
 ]
 
 

@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.surfaces = table
     metrics = Metrics()
     app.state.metrics = metrics
+    if ctx.job_worker is not None:
+        ctx.job_worker.on_outcome = lambda o: metrics.observe_job(o.job.kind, o.state, o.seconds)
 
     _install_error_handlers(app)
     if os.environ.get("THREADLINE_BENCH_BARE_ENDPOINTS") == "1":

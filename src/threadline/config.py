@@ -56,11 +56,10 @@ class Settings(BaseSettings):
     events_batch_max_wait_ms: float = 2.0
 
     idempotency_lease_seconds: int = 60
-    # Pending deposit charges older than this are settled (refunded or closed) by `threadline serve`
-    # at start and by `threadline billing reconcile`. Must exceed the idempotency lease.
+    # Pending deposit charges older than this are settled (refunded or closed) by the periodic job
+    # `billing.reconcile` and by `threadline billing reconcile`. Must exceed the idempotency lease.
     reconcile_after_seconds: int = 3600
-    # ...and by the periodic job `billing.reconcile`, this often (kit/jobs).
-    reconcile_every_seconds: int = 600
+    reconcile_every_seconds: int = Field(default=600, ge=1)  # how often billing.reconcile runs
     auth_cache_seconds: float = 1.0
     # Tool API (spec 80): monthly call quotas per tier, the upgrade link of the 402, per-key rate.
     tool_quota_free: int = 15
@@ -83,6 +82,8 @@ class Settings(BaseSettings):
     jobs_lease_seconds: int = Field(default=300, ge=1)
     jobs_poll_seconds: float = Field(default=1.0, gt=0)
     jobs_claim_batch: int = Field(default=1, ge=1, le=1000)
+    # Finished (done) jobs are deleted after this long by the hourly jobs.prune job; dead ones are kept.
+    jobs_keep_done_seconds: int = Field(default=7 * 86400, ge=0)
     # Comma-separated modules with `register_jobs(registry, ctx)`: extra job kinds (operators' own).
     job_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_requests: bool = True

@@ -216,7 +216,7 @@ def test_serve_runs_jobs_in_process(store: tuple[str, Database], tmp_path: Path)
     effects.mkdir()
     env = {k: v for k, v in jobs_env(url, tmp_path / "data").items() if k != "THREADLINE_DATA_DIR"}
     server = ServerProcess(tmp_path / "data", env=env)
-    server.start()
+    server.start(timeout=90)  # a start-up deadline only: the shared machine can be very loaded
     try:
         with db.write() as s:
             job_id = enqueue(s, "test.record", {"dir": str(effects)}, now=Clock().now_s())

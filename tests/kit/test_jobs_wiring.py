@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,16 @@ def test_the_server_runs_a_worker_for_its_lifespan(settings: Settings, clock: Mo
     worker = ctx.job_worker
     assert isinstance(worker, JobWorker)
     try:
-        with TestClient(app):
+        with TestClient(app) as client:
             assert worker.running
             with ctx.db.write() as s:
                 job_id = enqueue(s, "test.ping", {}, now=clock.now_s())
             assert ran.wait(10)
+            counted = 'threadline_jobs_total{kind="test.ping",outcome="done"} 1.0'
+            deadline = time.monotonic() + 10
+            while counted not in client.get("/metrics").text:  # recorded just after the handler returns
+                assert time.monotonic() < deadline, "the job was never counted"
+                time.sleep(0.02)
         assert not worker.running
         with ctx.db.read() as s:
             ping = s.get(JobRecord, job_id)
@@ -77,7 +83,7 @@ def test_worker_drain_and_jobs_list(cli_env: str) -> None:
     assert result.exit_code == 0, result.output
     assert f"job {dead_id} test.fail attempt 1/1: dead in " in result.stderr
     assert "(RuntimeError: always fails: bad input)" in result.stderr
-    assert "drained 2 job(s): done=1, retry=0, dead=1, lost=0" in result.stderr  # + the reconciler
+    assert "drained 3 job(s): done=2, retry=0, dead=1, lost=0" in result.stderr  # + reconcile, prune
 
     listed = CliRunner().invoke(cli.app, ["jobs", "list", "--state", "dead", "--json"])
     assert listed.exit_code == 0, listed.output

@@ -55,6 +55,19 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.jobs = Counter(
+            "threadline_jobs_total",
+            "Durable jobs run by this process's worker, by kind and outcome (done, retry, dead, lost).",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.job_duration = Histogram(
+            "threadline_job_duration_seconds",
+            "Handler run time of durable jobs by kind.",
+            ["kind"],
+            buckets=(0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600),
+            registry=self.registry,
+        )
         # labels() hashes and validates its arguments under a lock on every call; the children never change.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -68,6 +81,11 @@ class Metrics:
                 self._children[key] = children
         children[0].inc()
         children[1].observe(elapsed)
+
+    def observe_job(self, kind: str, outcome: str, seconds: float) -> None:
+        # Kinds are registered in code, so the label set stays bounded.
+        self.jobs.labels(kind, outcome).inc()
+        self.job_duration.labels(kind).observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, Select, bindparam, event, insert, select, update
+from sqlalchemy import Select, bindparam, delete, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from threadline.kit.jobs.registry import Job
 from threadline.store.models import JobRecord
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
@@ -25,15 +26,30 @@ STATES = (QUEUED, RUNNING, DONE, DEAD)
 # Claimable: queued and due, or running with an expired lease (``run_at`` is the lease deadline then).
 _OPEN = (QUEUED, RUNNING)
 
+# Statements are built once (on first use) as Core with bound parameters: enqueue and the claim loop
+# run per job, and building ORM statements per call cost more than the SQLite round trips.
+_jobs: Any = JobRecord.__table__
+_c = _jobs.c
+
 
 @dataclass(frozen=True)
 class Claimed:
-    id: int
-    kind: str
-    payload: dict[str, Any]
-    attempt: int
-    max_attempts: int
+    """A job leased to ``owner``; (owner, attempt) fences every later change to its row."""
+
+    job: Job
     owner: str
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    @property
+    def kind(self) -> str:
+        return self.job.kind
+
+    @property
+    def attempt(self) -> int:
+        return self.job.attempt
 
 
 class _Bell(Protocol):
@@ -67,9 +83,12 @@ def _ring_after_commit(session: Session) -> None:
         event.listen(session, "after_commit", _ring_all)
 
 
-def _insert_for(session: Session) -> Any:
-    name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
+@functools.cache
+def _insert(dialect: str, unique: bool) -> Any:
+    if not unique:
+        return insert(_jobs).returning(_c.id)
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(_jobs).on_conflict_do_nothing(index_elements=["unique_key"]).returning(_c.id)
 
 
 def enqueue(
@@ -100,29 +119,12 @@ def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    job_id: int | None
-    if unique_key is None:
-        job_id = session.execute(insert(JobRecord).values(**values).returning(JobRecord.id)).scalar_one()
-    else:
-        stmt: Insert = (
-            _insert_for(session)(JobRecord)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["unique_key"])
-            .returning(JobRecord.id)
-        )
-        job_id = session.execute(stmt).scalar_one_or_none()
-        if job_id is None:
-            job_id = session.execute(
-                select(JobRecord.id).where(JobRecord.unique_key == unique_key)
-            ).scalar_one()
+    dialect = session.get_bind().dialect.name
+    job_id = session.execute(_insert(dialect, unique_key is not None), values).scalar_one_or_none()
+    if job_id is None:  # the key is taken: that job is the one
+        job_id = session.execute(select(_c.id).where(_c.unique_key == unique_key)).scalar_one()
     _ring_after_commit(session)
     return int(job_id)
-
-
-# Statements are built once (first use) with bound parameters, as Core: the claim loop runs per job,
-# and building ORM statements cost more than the SQLite round trips.
-_jobs: Any = JobRecord.__table__
-_c = _jobs.c
 
 
 @functools.cache
@@ -196,7 +198,7 @@ def claim(
             break
         rows = session.execute(_claim(state), {**params, "n": want}).all()
         claimed += sorted(
-            (Claimed(int(r[0]), r[1], dict(r[2] or {}), int(r[3]), int(r[4]), owner) for r in rows),
+            (Claimed(Job(int(r[0]), r[1], dict(r[2] or {}), int(r[3]), int(r[4])), owner) for r in rows),
             key=lambda c: c.id,
         )
     return claimed
@@ -214,7 +216,7 @@ def _fenced() -> Any:
 
 
 def _finish(session: Session, job: Claimed, values: dict[str, Any]) -> bool:
-    """One fenced state change: only if this claim (owner, attempt) still holds the job."""
+    """One fenced change: only if this claim (owner, attempt) still holds the job, still running."""
     fence = {"b_id": job.id, "b_owner": job.owner, "b_attempt": job.attempt}
     result = session.execute(_fenced(), {**values, **fence})
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -239,6 +241,24 @@ def release(session: Session, job: Claimed, *, now: int) -> bool:
     """Give back a claimed job that never started (a stopping worker): this attempt does not count."""
     values = {"state": QUEUED, "attempts": job.attempt - 1, "run_at": now, "lease_until": None}
     return _finish(session, job, {**values, "updated_at": now})
+
+
+def renew(session: Session, job: Claimed, *, lease_until: int, now: int) -> bool:
+    """Extend a running job's lease; False when the lease was already lost."""
+    return _finish(session, job, {"lease_until": lease_until, "run_at": lease_until, "updated_at": now})
+
+
+def prune(session: Session, *, finished_before: int, limit: int = 10_000) -> int:
+    """Delete up to ``limit`` ``done`` jobs that finished before ``finished_before`` (dead ones stay)."""
+    old = (
+        select(_c.id)
+        .where(_c.state == DONE, _c.finished_at < finished_before)
+        .order_by(_c.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = session.execute(delete(_jobs).where(_c.id.in_(old)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get(session: Session, job_id: int) -> JobRecord | None:

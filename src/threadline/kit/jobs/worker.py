@@ -81,9 +81,14 @@ class JobWorker:
         self.on_outcome = on_outcome
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{name}:{uuid.uuid4().hex[:8]}"
         self._stopping = threading.Event()
+        self._keeper_stop = threading.Event()  # set last: leases are renewed until every job is over
         self._wakeups: list[threading.Event] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        # Jobs whose handler is running, by id: the lease keeper renews their leases.
+        self._inflight: dict[int, queue.Claimed] = {}
+        self._inflight_lock = threading.Lock()
+        self._schedules_pending = False
 
     # ---- lifecycle ----
 
@@ -96,16 +101,21 @@ class JobWorker:
             if self._threads:
                 return
             self._stopping.clear()
+            self._keeper_stop.clear()
             try:
                 self.ensure_schedules()
             except Exception:
-                # The store may be briefly unreachable at start; the loops try again every poll.
+                # The store may be briefly unreachable at start; the lease keeper tries again.
                 log.exception("job worker: could not schedule periodic jobs")
+                self._schedules_pending = True
             self._wakeups = [threading.Event() for _ in range(self.threads)]
             self._threads = [
                 threading.Thread(target=self._loop, args=(i,), name=f"threadline-jobs-{i}", daemon=True)
                 for i in range(self.threads)
             ]
+            self._threads.append(
+                threading.Thread(target=self._keep_leases, name="threadline-jobs-lease", daemon=True)
+            )
             queue.listen(self)
             for t in self._threads:
                 t.start()
@@ -119,14 +129,38 @@ class JobWorker:
             self._stopping.set()
             self.ring()
             queue.unlisten(self)
-            for t in threads:
-                t.join(timeout / len(threads))
+            deadline = self.clock.monotonic() + timeout
+            loops, keeper = threads[:-1], threads[-1]
+            for t in loops:
+                t.join(max(0.0, deadline - self.clock.monotonic()))
+            self._keeper_stop.set()
+            keeper.join(5)
             self._threads = []
 
     def ring(self) -> None:
         """Something was enqueued: look now instead of at the next poll."""
         for wake in self._wakeups:
             wake.set()
+
+    def renew_leases(self) -> int:
+        """Extend the lease of every job whose handler is running here; how many were renewed.
+
+        A job outliving its lease would otherwise be claimed again while it still runs. Only a dead
+        (or stalled) process stops renewing, which is when another worker should take over.
+        """
+        with self._inflight_lock:
+            jobs = list(self._inflight.values())
+        if not jobs:
+            return 0
+        renewed = 0
+        with self.db.write() as s:
+            now = self.clock.now_s()
+            for job in jobs:
+                if queue.renew(s, job, lease_until=now + self.lease_seconds, now=now):
+                    renewed += 1
+                else:
+                    log.warning("job %s (%s): lease lost while running", job.id, job.kind)
+        return renewed
 
     # ---- synchronous use ----
 
@@ -162,6 +196,18 @@ class JobWorker:
             if ran == 0 and not self._stopping.is_set():
                 wake.wait(self.poll_seconds)
                 wake.clear()
+
+    def _keep_leases(self) -> None:
+        # A third of the lease: two renewals can fail (a slow store) before the lease runs out.
+        interval = max(0.05, self.lease_seconds / 3)
+        while not self._keeper_stop.wait(interval):
+            try:
+                if self._schedules_pending:
+                    self.ensure_schedules()
+                    self._schedules_pending = False
+                self.renew_leases()
+            except Exception:
+                log.exception("job worker: renewing leases failed; trying again")
 
     def _claim_and_run(self, owner: str, budget: int | None = None) -> int:
         """Run due jobs until none is due, ``budget`` ran, or the worker stops; how many ran.
@@ -211,7 +257,7 @@ class JobWorker:
 
     def _run(self, claimed: queue.Claimed, owner: str, claim_next: int) -> list[queue.Claimed]:
         """Run one job, record its outcome and, in the same transaction, claim up to ``claim_next``."""
-        job = Job(claimed.id, claimed.kind, claimed.payload, claimed.attempt, claimed.max_attempts)
+        job = claimed.job
         started = self.clock.monotonic()
         error: str | None = None
         retry_in: int | None = None
@@ -221,6 +267,8 @@ class JobWorker:
         elif handler is None:  # unreachable: claims ask only for registered kinds
             error = f"no handler for job kind {job.kind!r}"
         else:
+            with self._inflight_lock:
+                self._inflight[job.id] = claimed
             try:
                 handler(job)
             except RetryJob as exc:
@@ -228,6 +276,9 @@ class JobWorker:
             except Exception as exc:
                 log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempt, exc)
                 error, retry_in = describe_error(exc), self.registry.backoff(job.attempt)
+            finally:
+                with self._inflight_lock:
+                    self._inflight.pop(job.id, None)
         seconds = self.clock.monotonic() - started
         with self.db.write() as s:
             outcome = self._record(s, claimed, job, error, retry_in, seconds)
