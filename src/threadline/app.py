@@ -120,7 +120,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _mount_slices(app: FastAPI, ctx: AppContext) -> None:
-    from threadline import events, insights, media, operator, serving
+    from threadline import events, insights, media, operator, publishing, serving
     from threadline.advertiser.routes import router as advertiser_router
     from threadline.billing.providers import make_provider
 
@@ -133,7 +133,7 @@ def _mount_slices(app: FastAPI, ctx: AppContext) -> None:
     install(events)
     app.include_router(advertiser_router)
     install(serving)  # its latency target is server-side time, which routing does not enter
-    for slice_ in (media, insights, operator):
+    for slice_ in (media, insights, operator, publishing):
         install(slice_)
 
 

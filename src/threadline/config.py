@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     # at start and by `threadline billing reconcile`. Must exceed the idempotency lease.
     reconcile_after_seconds: int = 3600
     auth_cache_seconds: float = 1.0
+
+    # Publishing (spec 70): rolling 24 h quotas per profile and the per-token call rate.
+    threads_post_quota: int = 250
+    threads_reply_quota: int = 1000
+    threads_delete_quota: int = 100
+    threads_calls_per_hour: int = 4800
+    threads_container_ttl_seconds: int = 86400
     log_requests: bool = True
 
     @field_validator("allow_private_fetch_hosts", mode="before")

@@ -1,0 +1,1 @@
+"""Threads-compatible Graph surface (/v1.0/): profiles, tokens, containers, publish, read, delete, permalinks."""
