@@ -43,9 +43,13 @@ def make_profile(
     return Profile(out.id, org_id, username, tok.access_token)
 
 
-def mint(app: FastAPI, profile_id: str, scopes: list[Any], lifetime: str = "long", app_id: str | None = None) -> str:
+def mint(
+    app: FastAPI, profile_id: str, scopes: list[Any], lifetime: str = "long", app_id: str | None = None
+) -> str:
     out = accounts.create_token(
-        ctx_of(app), profile_id, TokenCreate(scopes=scopes, lifetime=lifetime, app_id=app_id)  # type: ignore[arg-type]
+        ctx_of(app),
+        profile_id,
+        TokenCreate(scopes=scopes, lifetime=lifetime, app_id=app_id),  # type: ignore[arg-type]
     )
     return out.access_token
 

@@ -15,7 +15,9 @@ def test_text_post_round_trip(app: FastAPI, client: TestClient) -> None:
     assert r.status_code == 200, r.text
     mid = r.json()["id"]
     assert mid != cid
-    r = get(client, mid, p.token, fields="id,text,topic_tag,link_attachment_url,media_type,permalink,timestamp")
+    r = get(
+        client, mid, p.token, fields="id,text,topic_tag,link_attachment_url,media_type,permalink,timestamp"
+    )
     body = r.json()
     assert body["topic_tag"] == "Threads"
     assert body["link_attachment_url"] == "https://example.com/a"

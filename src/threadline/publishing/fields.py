@@ -18,7 +18,44 @@ USER_NODE = "ThreadsUser"
 LIMIT_NODE = "ThreadsPublishingLimit"
 
 MEDIA_FIELDS = frozenset(
-    ["id", "media_product_type", "media_type", "media_url", "permalink", "owner", "username", "text", "timestamp", "shortcode", "thumbnail_url", "children", "is_quote_post", "quoted_post", "alt_text", "link_attachment_url", "has_replies", "is_reply", "is_reply_owned_by_me", "root_post", "replied_to", "hide_status", "reply_audience", "reposted_post", "gif_url", "poll_attachment", "topic_tag", "is_spoiler_media", "text_entities", "text_attachment", "location_id", "allowlisted_country_codes", "ghost_post_status", "ghost_post_expiration_timestamp", "is_verified", "profile_picture_url"]
+    [
+        "id",
+        "media_product_type",
+        "media_type",
+        "media_url",
+        "permalink",
+        "owner",
+        "username",
+        "text",
+        "timestamp",
+        "shortcode",
+        "thumbnail_url",
+        "children",
+        "is_quote_post",
+        "quoted_post",
+        "alt_text",
+        "link_attachment_url",
+        "has_replies",
+        "is_reply",
+        "is_reply_owned_by_me",
+        "root_post",
+        "replied_to",
+        "hide_status",
+        "reply_audience",
+        "reposted_post",
+        "gif_url",
+        "poll_attachment",
+        "topic_tag",
+        "is_spoiler_media",
+        "text_entities",
+        "text_attachment",
+        "location_id",
+        "allowlisted_country_codes",
+        "ghost_post_status",
+        "ghost_post_expiration_timestamp",
+        "is_verified",
+        "profile_picture_url",
+    ]
 )
 CONTAINER_FIELDS = frozenset({"id", "status", "error_message", "error_details"})
 USER_FIELDS = frozenset(
@@ -84,9 +121,9 @@ def decode_cursor(cursor: str) -> int | None:
 
 
 def render(fields: list[str], getters: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
-    """The requested fields that have a value (Graph omits empty ones)."""
+    """The requested fields that have a value (Graph omits empty ones); a node always carries its id."""
     out: dict[str, Any] = {}
-    for name in fields:
+    for name in fields if "id" in fields or "id" not in getters else [*fields, "id"]:
         value = getters[name]()
         if value is not None:
             out[name] = value

@@ -80,7 +80,34 @@ _TOKEN_OUT = {
     },
 }
 
-CREATE_PARAMS = dict.fromkeys(["access_token", "media_type", "text", "image_url", "video_url", "is_carousel_item", "children", "reply_to_id", "reply_control", "alt_text", "link_attachment", "quote_post_id", "poll_attachment", "topic_tag", "auto_publish_text", "text_entities", "is_spoiler_media", "text_attachment", "gif_attachment", "is_ghost_post", "allowlisted_country_codes", "enable_reply_approvals", "location_id"], _S)
+CREATE_PARAMS = dict.fromkeys(
+    [
+        "access_token",
+        "media_type",
+        "text",
+        "image_url",
+        "video_url",
+        "is_carousel_item",
+        "children",
+        "reply_to_id",
+        "reply_control",
+        "alt_text",
+        "link_attachment",
+        "quote_post_id",
+        "poll_attachment",
+        "topic_tag",
+        "auto_publish_text",
+        "text_entities",
+        "is_spoiler_media",
+        "text_attachment",
+        "gif_attachment",
+        "is_ghost_post",
+        "allowlisted_country_codes",
+        "enable_reply_approvals",
+        "location_id",
+    ],
+    _S,
+)
 
 
 def _doc(
