@@ -15,6 +15,9 @@ from threadline.auth.keys import mint_key
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
 from threadline.store.migrate import upgrade
+from threadline.publishing import accounts
+from threadline.publishing.auth import SCOPES
+from threadline.publishing.schemas import ProfileCreate, TokenCreate
 from threadline.store.models import Publisher
 
 ADMIN = "adm_fuzz_token"
@@ -45,7 +48,14 @@ def _build_fuzz_app() -> FastAPI:
         s.add(pub)
         s.flush()
         _, pub_key = mint_key(s, ctx.clock, kind="publisher", publisher_id=pub.id)
-    app.state.fuzz_keys = {"advertiser": org.api_key, "event": event_key, "publisher": pub_key}
+    profile = accounts.create_profile(ctx, org.id, ProfileCreate(username="fuzz"))
+    threads = accounts.create_token(ctx, profile.id, TokenCreate(scopes=list(SCOPES), lifetime="long"))  # type: ignore[arg-type]
+    app.state.fuzz_keys = {
+        "advertiser": org.api_key,
+        "event": event_key,
+        "publisher": pub_key,
+        "threads": threads.access_token,
+    }
     return app
 
 
@@ -62,6 +72,8 @@ def auth_headers(app: FastAPI, path: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {keys['event']}"}
     if path.startswith("/api/v1/ssp/"):
         return {"thrad-api-key": keys["publisher"], "User-Agent": "fuzz"}
+    if path.startswith(("/v1.0/", "/@")):
+        return {"Authorization": f"Bearer {keys['threads']}"}
     if path.startswith("/developer/"):
         return {"X-THRADS-API-KEY": keys["publisher"]}
     return {"Authorization": f"Bearer {keys['advertiser']}"}
