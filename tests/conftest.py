@@ -95,6 +95,8 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         secret_key="test-secret-key",
         log_requests=False,
         allow_private_fetch_hosts=["127.0.0.1", "localhost"],
+        # Tests run jobs by hand (JobWorker.run_pending); a background worker would race them.
+        jobs_worker_enabled=False,
     )
 
 

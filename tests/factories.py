@@ -82,3 +82,11 @@ def campaign_body(**overrides: Any) -> dict[str, Any]:
     body = copy.deepcopy(QUICKSTART_CAMPAIGN)
     body.update(overrides)
     return body
+
+
+def run_jobs(app: FastAPI, limit: int | None = None) -> int:
+    """Run the durable jobs due now (test apps have no background worker); how many ran."""
+    from threadline.kit.jobs import JobWorker
+
+    ctx = ctx_of(app)
+    return JobWorker(ctx.db, ctx.jobs, ctx.clock).run_pending(limit=limit)

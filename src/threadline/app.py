@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # First in the route table: the baseline pays the least routing, so ratios err low, not high.
         _mount_bench_baselines(app)
     _mount_slices(app, ctx)
+    _install_jobs(app, ctx)
     _mount_ops(app, ctx, metrics)
     install_openapi(app)
     _settle_heap_after_startup(app)
@@ -135,6 +137,30 @@ def _mount_slices(app: FastAPI, ctx: AppContext) -> None:
     install(serving)  # its latency target is server-side time, which routing does not enter
     for slice_ in (media, insights, operator, publishing):
         install(slice_)
+
+
+def _install_jobs(app: FastAPI, ctx: AppContext) -> None:
+    """Every slice's job handlers; the in-server worker runs for the app's lifespan unless disabled."""
+    from threadline.background import make_worker, register_job_handlers
+
+    register_job_handlers(ctx)
+    if not ctx.settings.jobs_worker_enabled:
+        return
+    worker = make_worker(ctx)
+    ctx.services["job_worker"] = worker
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        # Inside the slices' lifespans: handlers may use their services, so it starts last, stops first.
+        async with previous(application) as state:
+            await anyio.to_thread.run_sync(worker.start)
+            try:
+                yield state
+            finally:
+                await anyio.to_thread.run_sync(worker.stop)
+
+    app.router.lifespan_context = lifespan
 
 
 def _mount_ops(app: FastAPI, ctx: AppContext, metrics: Metrics) -> None:

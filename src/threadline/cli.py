@@ -7,7 +7,9 @@ import functools
 import json
 import os
 import secrets
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,16 +26,19 @@ from sqlalchemy.exc import OperationalError
 
 from threadline import demo as demo_setup
 from threadline import simulate as simulation
+from threadline.background import make_worker, register_job_handlers
 from threadline.billing.charges import reconcile_pending_charges
 from threadline.billing.providers import make_provider
 from threadline.config import Settings
 from threadline.context import AppContext, build_context
 from threadline.kit.errors import ApiError, validation_to_api_error
+from threadline.kit.jobs import Outcome
 from threadline.kit.pagination import PageParams
-from threadline.operator import event_keys, publishers, review, service
+from threadline.operator import event_keys, jobs, publishers, review, service
 from threadline.operator.admin_token import ensure_admin_token
 from threadline.operator.schemas import (
     EventKeyCreate,
+    JobState,
     OrgCreate,
     PaymentMethodCreate,
     PublisherCreate,
@@ -56,6 +61,7 @@ review_app = typer.Typer(help="The campaign review queue.", no_args_is_help=True
 publishers_app = typer.Typer(help="Publishers (the chat apps that ask for ads).", no_args_is_help=True)
 event_keys_app = typer.Typer(help="Event keys for the server-to-server Events API.", no_args_is_help=True)
 billing_app = typer.Typer(help="Deposit charges.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Durable background jobs.", no_args_is_help=True)
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(review_app, name="review")
 app.add_typer(publishers_app, name="publishers")
@@ -67,6 +73,7 @@ apps_app = typer.Typer(
 )
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(apps_app, name="apps")
+app.add_typer(jobs_app, name="jobs")
 
 console = Console()
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -208,11 +215,9 @@ def serve(
     # Click, view and media URLs must reach this server, wherever --host/--port put it.
     os.environ.setdefault("THREADLINE_PUBLIC_BASE_URL", local_url(host, port))
     with operator_context() as ctx:
+        # Deposits whose request died mid-way are settled by the periodic job billing.reconcile, which
+        # the in-server worker runs at start.
         generated = ensure_admin_token(ctx)
-        # Settle deposits whose request died mid-way (a crash between charge and commit).
-        report = reconcile_pending_charges(ctx, ctx.settings.reconcile_after_seconds)
-        if any(dataclasses.astuple(report)):
-            err_console.print(f"reconciled pending charges: {dataclasses.asdict(report)}", markup=False)
         if demo:
             info = demo_setup.seed(ctx)
             typer.echo(demo_setup.banner(info, ctx.settings, admin_token=generated))
@@ -572,6 +577,89 @@ def apps_code(
         body = CodeCreate(profile_id=found.id, scopes=_scopes(scopes), redirect_uri=redirect_uri)
         created = accounts.create_code(ctx, client_id, body)
     emit(created, as_json, title="Authorization code (single use)")
+
+
+# ----------------------------------------------------------------------------------------------- jobs
+
+
+@app.command()
+@user_errors
+def worker(
+    threads: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Claim loops; default THREADLINE_JOBS_WORKER_THREADS.")
+    ] = None,
+    drain: Annotated[
+        bool, typer.Option(help="Run the jobs due now, then exit (for cron or one-offs).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="No line per job; start, stop and failures only.")] = False,
+) -> None:
+    """Run durable-job workers against the store (as many processes as you like, beside the servers).
+
+    SIGTERM or Ctrl-C: claim nothing more, let running jobs finish (up to 30 s), exit 0.
+    """
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def report(o: Outcome) -> None:
+        with lock:
+            counts[o.state] = counts.get(o.state, 0) + 1
+            if quiet and o.state in ("done", "retry"):
+                return
+            line = f"job {o.job.id} {o.job.kind} attempt {o.job.attempt}/{o.job.max_attempts}: {o.state}"
+            line += f" in {o.seconds * 1000:.1f} ms"
+            if o.retry_at is not None:
+                line += f", next try at {o.retry_at}"
+            if o.error:
+                line += f" ({o.error.splitlines()[0]})"
+            err_console.print(line, markup=False)
+
+    with operator_context() as ctx:
+        register_job_handlers(ctx)
+        runner = make_worker(ctx, threads=threads, name="cli", on_outcome=report)
+        kinds = ", ".join(ctx.jobs.kinds)
+        if drain:
+            runner.ensure_schedules()
+            ran = runner.drain()
+            err_console.print(f"drained {ran} job(s): {_counts(counts)}", markup=False)
+            return
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            runner.start()
+            err_console.print(
+                f"worker {runner.owner} ready: {runner.threads} thread(s), kinds: {kinds}", markup=False
+            )
+            stop.wait()
+            err_console.print("stopping: waiting for running jobs", markup=False)
+            runner.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        err_console.print(f"worker stopped: {_counts(counts)}", markup=False)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k}={counts.get(k, 0)}" for k in ("done", "retry", "dead", "lost"))
+
+
+@jobs_app.command("list")
+@user_errors
+def jobs_list(
+    state: Annotated[JobState | None, typer.Option(help="Only jobs in this state.")] = None,
+    limit: Limit = 20,
+    after: After = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List jobs, newest first (dead ones with their error)."""
+
+    with operator_context() as ctx:
+        page = jobs.list_jobs(ctx, state, PageParams(limit=limit, after=after))
+    emit_rows(
+        page,
+        ["id", "kind", "state", "attempts", "run_at", "last_error"],
+        as_json,
+        title="Jobs" if state is None else f"Jobs ({state})",
+    )
 
 
 def main() -> None:

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # Pending deposit charges older than this are settled (refunded or closed) by `threadline serve`
     # at start and by `threadline billing reconcile`. Must exceed the idempotency lease.
     reconcile_after_seconds: int = 3600
+    # ...and by the periodic job `billing.reconcile`, this often (kit/jobs).
+    reconcile_every_seconds: int = 600
     auth_cache_seconds: float = 1.0
 
     # Publishing (spec 70): rolling 24 h quotas per profile and the per-token call rate.
@@ -64,6 +66,15 @@ class Settings(BaseSettings):
     threads_delete_quota: int = 100
     threads_calls_per_hour: int = 4800
     threads_container_ttl_seconds: int = 86400
+    # Durable jobs (kit/jobs): the worker inside each server process; `threadline worker` runs more.
+    jobs_worker_enabled: bool = True
+    jobs_worker_threads: int = Field(default=1, ge=1, le=64)
+    # A job still running after this long is presumed lost and claimed again by another worker.
+    jobs_lease_seconds: int = Field(default=300, ge=1)
+    jobs_poll_seconds: float = Field(default=1.0, gt=0)
+    jobs_claim_batch: int = Field(default=1, ge=1, le=1000)
+    # Comma-separated modules with `register_jobs(registry, ctx)`: extra job kinds (operators' own).
+    job_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_requests: bool = True
 
     @field_validator("allow_private_fetch_hosts", mode="before")
@@ -71,6 +82,13 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
+
+    @field_validator("job_plugins", mode="before")
+    @classmethod
+    def _split_modules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [m.strip() for m in value.split(",") if m.strip()]
         return value
 
     @field_validator("matcher")

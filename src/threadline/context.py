@@ -12,6 +12,7 @@ from threadline.auth.keys import KeyCache
 from threadline.config import Settings
 from threadline.kit.clock import Clock
 from threadline.kit.idempotency import IdempotencyStore
+from threadline.kit.jobs import JobRegistry
 from threadline.kit.ratelimit import RateLimiter
 from threadline.store.db import Database
 
@@ -27,6 +28,8 @@ class AppContext:
     secret_key: str
     # Slices hang their long-lived services here (payment provider, media storage, event writer, ...).
     services: dict[str, Any] = field(default_factory=dict)
+    # Durable job handlers by kind (threadline.background registers every slice's).
+    jobs: JobRegistry = field(default_factory=JobRegistry)
 
 
 def load_or_create_secret(settings: Settings) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Integer, Select, exists, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from threadline.kit.errors import invalid
@@ -67,7 +67,7 @@ def keyset_page(
     stmt: Select[T],
     *,
     seq: InstrumentedAttribute[int],
-    id_: InstrumentedAttribute[str],
+    id_: InstrumentedAttribute[str] | InstrumentedAttribute[int],
     params: PageParams,
 ) -> Page[T]:
     """One page of ``stmt`` (already filtered to the list's scope) in ``params.order``.
@@ -75,7 +75,14 @@ def keyset_page(
     ``before`` walks backwards: the rows just before the cursor in list order, still returned in list
     order, and ``has_more`` says whether more rows lie further back.
     """
-    cursor = params.after if params.after is not None else params.before
+    raw = params.after if params.after is not None else params.before
+    cursor: str | int | None = raw
+    if raw is not None and isinstance(id_.type, Integer):
+        # Integer ids (jobs): a cursor that is not a number names no row, like an unknown id.
+        name = "after" if params.after is not None else "before"
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise invalid(f"No such object for cursor {name}.", name)
+        cursor = int(raw)
     descending = params.order == "desc"
     if params.before is not None:
         descending = not descending  # fetch towards the cursor's past, then flip back

@@ -10,13 +10,15 @@ from threadline.context import AppContext
 from threadline.kit import pagination
 from threadline.kit.pagination import PageParams, page_params
 from threadline.kit.schemas import error_responses
-from threadline.operator import event_keys, publishers, review, service
+from threadline.operator import event_keys, jobs, publishers, review, service
 from threadline.operator.admin_token import ensure_admin_token
 from threadline.operator.deps import AdminAuth, AdminRoute, Ctx
 from threadline.operator.schemas import (
     ChargeOut,
     EventKeyCreate,
     EventKeyOut,
+    JobPage,
+    JobState,
     KeyRotationOut,
     NewOrgOut,
     NewPublisherOut,
@@ -153,6 +155,15 @@ def approve_campaign(ctx: Ctx, campaign_id: str) -> ReviewCampaignOut:
 )
 def reject_campaign(ctx: Ctx, campaign_id: str, body: RejectBody) -> ReviewCampaignOut:
     return review.reject(ctx, campaign_id, body)
+
+
+@router.get("/jobs", response_model=JobPage, responses=error_responses(400, 401))
+def list_jobs(
+    ctx: Ctx,
+    params: Params,
+    state: Annotated[JobState | None, Query(description="Only jobs in this state.")] = None,
+) -> JobPage:
+    return jobs.list_jobs(ctx, state, params)
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:

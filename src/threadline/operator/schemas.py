@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -192,4 +192,36 @@ class ReviewQueue(BaseModel):
     count: int
     first_id: str | None
     last_id: str | None
+    has_more: bool
+
+
+# ----------------------------------------------------------------------------------------------- jobs
+
+JobState = Literal["queued", "running", "done", "dead"]
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    state: JobState
+    payload: dict[str, Any]
+    attempts: int = Field(description="Attempts started so far (a lost lease counts as one).")
+    max_attempts: int
+    run_at: int = Field(description="Queued: when it is due. Running: when its lease expires.")
+    lease_until: int | None
+    owner: str | None = Field(description="The worker that claimed it last (host:pid:name:id/thread).")
+    last_error: str | None
+    created_at: int
+    updated_at: int
+    finished_at: int | None
+
+
+class JobPage(BaseModel):
+    """A page of jobs (job ids are integers, so the cursors are too)."""
+
+    object: Literal["list"] = "list"
+    data: list[JobOut]
+    count: int
+    first_id: int | None
+    last_id: int | None
     has_more: bool

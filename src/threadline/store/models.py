@@ -510,3 +510,29 @@ class ThreadsQuotaEvent(Base):
     profile_id: Mapped[int] = mapped_column(BigInteger)
     bucket: Mapped[str] = mapped_column(String(8))  # post | reply | delete
     at: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobRecord(Base):
+    """A durable job (kit/jobs). While ``running``, ``run_at`` is the lease deadline, so one index on
+    (state, run_at) finds both due jobs and jobs whose worker died."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_state_run_at", "state", "run_at"),
+        Index("ix_jobs_state_id", "state", "id"),
+    )
+    id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # queued | running | done | dead
+    run_at: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    lease_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # At most one unfinished job per key (periodic jobs); cleared when the job finishes.
+    unique_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -1,0 +1,43 @@
+"""Background work: every slice's durable-job handlers, and the worker that runs them.
+
+Slices with jobs expose ``register_jobs(registry, ctx)`` (e.g. ``billing/jobs.py``) and get one line in
+:func:`register_job_handlers`. The app (the in-server worker) and ``threadline worker`` both call it, so
+every process can run every kind. ``THREADLINE_JOB_PLUGINS`` names extra modules with the same function.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from threadline.context import AppContext
+from threadline.kit.jobs import JobWorker, Outcome
+
+
+def register_job_handlers(ctx: AppContext) -> None:
+    from threadline.billing import jobs as billing_jobs
+
+    billing_jobs.register_jobs(ctx.jobs, ctx)
+    for name in ctx.settings.job_plugins:
+        importlib.import_module(name).register_jobs(ctx.jobs, ctx)
+
+
+def make_worker(
+    ctx: AppContext,
+    *,
+    threads: int | None = None,
+    name: str = "server",
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> JobWorker:
+    s = ctx.settings
+    return JobWorker(
+        ctx.db,
+        ctx.jobs,
+        ctx.clock,
+        threads=s.jobs_worker_threads if threads is None else threads,
+        lease_seconds=s.jobs_lease_seconds,
+        poll_seconds=s.jobs_poll_seconds,
+        batch=s.jobs_claim_batch,
+        name=name,
+        on_outcome=on_outcome,
+    )
