@@ -20,6 +20,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("serving", ["bench.serving_bench"]),
     ("insights-sqlite", ["bench.insights_bench", "--store", "sqlite"]),
     ("insights-postgres", ["bench.insights_bench", "--store", "postgres"]),
+    ("publishing-media", ["bench.publishing_media_bench"]),
 ]
 
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     allow_private_fetch_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     fetch_connect_timeout: float = 5.0
     fetch_total_timeout: float = 10.0
+    # Publishing videos (spec 70): the download cap and its own deadline (a 1 GB file needs minutes).
+    publishing_video_max_bytes: int = 1024 * 1024 * 1024
+    publishing_video_fetch_timeout: float = 300.0
 
     storage_backend: str = "local"  # local | s3
     s3_bucket: str | None = None

@@ -21,10 +21,12 @@ import pytest
 
 from threadline.kit import http_fetch
 from threadline.kit.http_fetch import (
+    FetchedFile,
     FetchError,
     FetchPolicy,
     FetchResult,
     fetch,
+    fetch_to_file,
     is_public_address,
     system_resolver,
 )
@@ -161,6 +163,21 @@ def replying(raw: bytes) -> Handler:
         srv.requests.append(await reader.readuntil(b"\r\n\r\n"))
         writer.write(raw)
         await writer.drain()
+
+    return handler
+
+
+def streaming(head: bytes, piece: bytes, pause: float = 0.0) -> Handler:
+    """Answers ``head`` then ``piece`` over and over, ``pause`` seconds apart, until disconnected."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, srv: LocalServer) -> None:
+        srv.requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(head)
+        while True:
+            writer.write(piece)
+            await writer.drain()
+            if pause:
+                await asyncio.sleep(pause)
 
     return handler
 
@@ -799,3 +816,171 @@ async def test_userinfo_is_refused_as_such(url: str, dials: DialSpy) -> None:
     assert "credentials" in err.message
     assert resolver.calls == []
     assert dials.calls == []
+
+
+# ----------------------------------------------------------------------------- streaming to a file
+
+
+async def _serve_body(writer: asyncio.StreamWriter, total: int, chunk: int = 65536) -> None:
+    writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nContent-Type: video/mp4\r\n\r\n".encode())
+    block = b"\x00\x00\x00\x18ftypisom" + b"v" * (chunk - 12)
+    sent = 0
+    while sent < total:
+        part = block[: min(chunk, total - sent)]
+        writer.write(part)
+        sent += len(part)
+        await writer.drain()
+
+
+async def test_fetch_to_file_streams_without_holding_the_body(tmp_path: Path) -> None:
+    import tracemalloc
+
+    total = 16 * 1024 * 1024
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, srv: LocalServer) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await _serve_body(writer, total)
+
+    policy = FetchPolicy(allow_private_hosts=frozenset({"images.test"}), total_timeout=20, max_bytes=total)
+    dest = tmp_path / "video.download"
+    async with serve(handler) as srv:
+        tracemalloc.start()
+        try:
+            got = await fetch_to_file(
+                f"http://images.test:{srv.port}/v.mp4", policy, dest, StubResolver(LOCAL_RESOLVER_TABLE)
+            )
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    # The fetch held a few 64 KiB reads at a time, never the 16 MB body (the buffering fetch would).
+    assert peak < 2 * 1024 * 1024
+    assert got == FetchedFile(status=200, content_type="video/mp4", path=dest, size=total)
+    assert dest.stat().st_size == total
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(response(200, b"x" * 1001), id="content-length"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 1001, id="until-close"),
+        pytest.param(CHUNKED_1001, id="chunked"),
+    ],
+)
+async def test_fetch_to_file_over_the_cap_leaves_no_file(raw: bytes, tmp_path: Path) -> None:
+    dest = tmp_path / "x.download"
+    async with serve(replying(raw)) as srv:
+        with pytest.raises(FetchError) as info:
+            await fetch_to_file(
+                f"http://images.test:{srv.port}/", SMALL, dest, StubResolver(LOCAL_RESOLVER_TABLE)
+            )
+    assert info.value.code == "file_too_large"
+    assert not dest.exists()
+
+
+async def test_fetch_to_file_refused_url_leaves_no_file(
+    tmp_path: Path, trap: LocalServer, dials: DialSpy
+) -> None:
+    dest = tmp_path / "x.download"
+    with pytest.raises(FetchError) as info:
+        await fetch_to_file(f"http://127.0.0.1:{trap.port}/", FetchPolicy(), dest, StubResolver({}))
+    assert info.value.code == "invalid_image_url"
+    assert not dest.exists()
+    assert dials.calls == []
+
+
+async def test_fetch_to_file_never_overwrites_an_existing_file(tmp_path: Path, dials: DialSpy) -> None:
+    dest = tmp_path / "mine"
+    dest.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError):
+        await fetch_to_file("http://images.test/", LOCAL, dest, StubResolver(LOCAL_RESOLVER_TABLE))
+    assert dest.read_bytes() == b"keep me"
+    assert dials.calls == []
+
+
+async def test_fetch_to_file_that_never_finishes_hits_the_deadline(tmp_path: Path) -> None:
+    dest = tmp_path / "slow.download"
+    async with serve(
+        streaming(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b"x" * 100, 0.05)
+    ) as srv:
+        start = time.monotonic()
+        with pytest.raises(FetchError) as info:
+            await fetch_to_file(
+                f"http://images.test:{srv.port}/", FAST, dest, StubResolver(LOCAL_RESOLVER_TABLE)
+            )
+    assert info.value.code == "image_fetch_failed"
+    assert time.monotonic() - start < 1.5
+    assert not dest.exists()
+
+
+# ----------------------------------------------------------------------------- sniffing and naming
+
+
+async def test_sniffer_refuses_after_the_first_bytes_of_an_endless_body(dials: DialSpy) -> None:
+    seen: list[bytes] = []
+
+    def sniff(head: bytes) -> str | None:
+        seen.append(head)
+        return "the file is an HTML page"
+
+    policy = FetchPolicy(allow_private_hosts=frozenset({"images.test"}), total_timeout=5, max_bytes=10**9)
+    async with serve(streaming(b"HTTP/1.1 200 OK\r\n\r\n<!doctype html>", b"<p>" * 20000)) as srv:
+        with pytest.raises(FetchError) as info:
+            await fetch(
+                f"http://images.test:{srv.port}/", policy, StubResolver(LOCAL_RESOLVER_TABLE), sniff=sniff
+            )
+    assert (info.value.code, info.value.message) == ("unsupported_content", "the file is an HTML page")
+    assert len(seen) == 1
+    assert len(seen[0]) == http_fetch.SNIFF_BYTES
+    assert seen[0].startswith(b"<!doctype html>")
+    assert dials.bytes_read < 1024 * 1024
+
+
+async def test_sniffer_sees_a_fixed_prefix_whatever_the_chunking() -> None:
+    body = bytes(range(256)) * 4
+    chunks = b"".join(b"%x\r\n%s\r\n" % (1, body[i : i + 1]) for i in range(len(body))) + b"0\r\n\r\n"
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+    seen: list[bytes] = []
+
+    def sniff(head: bytes) -> str | None:
+        seen.append(head)
+        return None
+
+    async with serve(replying(raw)) as srv:
+        result = await fetch(
+            f"http://images.test:{srv.port}/", LOCAL, StubResolver(LOCAL_RESOLVER_TABLE), sniff=sniff
+        )
+    assert result.body == body
+    assert seen == [body[: http_fetch.SNIFF_BYTES]]
+
+
+async def test_sniffer_sees_a_short_body_whole(tmp_path: Path) -> None:
+    seen: list[bytes] = []
+
+    def sniff(head: bytes) -> str | None:
+        seen.append(head)
+        return None
+
+    async with serve(replying(response(200, b"tiny"))) as srv:
+        got = await fetch_to_file(
+            f"http://images.test:{srv.port}/",
+            LOCAL,
+            tmp_path / "t",
+            StubResolver(LOCAL_RESOLVER_TABLE),
+            sniff=sniff,
+        )
+    assert seen == [b"tiny"]
+    assert got.path.read_bytes() == b"tiny"
+
+
+async def test_policy_names_its_parameter_and_sends_its_accept_header(dials: DialSpy) -> None:
+    policy = FetchPolicy(
+        allow_private_hosts=frozenset({"images.test"}), subject="video_url", accept="video/mp4, */*;q=0.1"
+    )
+    err = await fetch_error("ftp://images.test/v.mp4", policy, StubResolver(LOCAL_RESOLVER_TABLE))
+    assert err.message == "video_url must use http or https."
+    async with serve(replying(response(404))) as srv:
+        err = await fetch_error(
+            f"http://images.test:{srv.port}/v.mp4", policy, StubResolver(LOCAL_RESOLVER_TABLE)
+        )
+    assert (err.message, err.status) == ("video_url returned HTTP 404.", 404)
+    assert srv.head()[1]["accept"] == "video/mp4, */*;q=0.1"

@@ -14,7 +14,12 @@ Guarantees (see spec 20-media, "Fetching by URL"):
 * Redirects are never followed. Content-Encoding is never decoded (``Accept-Encoding: identity``
   and no decoder), so ``max_bytes`` bounds what the caller sees and what we buffer.
 * Proxy environment variables are ignored: a proxy would do its own DNS and defeat the pinning.
-* Every refusal happens before any socket is opened.
+* Every refusal of the URL itself happens before any socket is opened.
+
+Two ways to receive the body, with the same guards: ``fetch`` buffers it (images, a few MB) and
+``fetch_to_file`` streams it to a file so a 1 GB video never sits in memory. Both enforce
+``max_bytes`` while reading and can hand the first ``SNIFF_BYTES`` to a ``sniff`` callback that refuses
+content by its magic bytes, so a URL serving HTML instead of a video costs one read, not a gigabyte.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
 import httpcore
@@ -36,8 +43,11 @@ __all__ = [
     "FetchError",
     "FetchPolicy",
     "FetchResult",
+    "FetchedFile",
     "Resolver",
+    "Sniffer",
     "fetch",
+    "fetch_to_file",
     "is_public_address",
     "system_resolver",
 ]
@@ -46,6 +56,10 @@ INVALID_URL = "invalid_image_url"
 FETCH_FAILED = "image_fetch_failed"
 REDIRECT = "too_many_redirects"
 TOO_LARGE = "file_too_large"
+UNSUPPORTED_CONTENT = "unsupported_content"
+
+# How much of the body a ``sniff`` callback sees before the rest is read (all of it if shorter).
+SNIFF_BYTES = 512
 
 _MAX_URL_LENGTH = 4096
 _USER_AGENT = "Threadline-Fetcher/1"
@@ -54,16 +68,19 @@ _USER_AGENT = "Threadline-Fetcher/1"
 class FetchError(Exception):
     """A refused or failed fetch; ``code`` is the API error code the caller should surface."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status  # the origin's HTTP status when it answered with a non-2xx one
 
     def __repr__(self) -> str:
         return f"FetchError({self.code!r}, {self.message!r})"
 
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+# Given the first SNIFF_BYTES of the body: None to go on, or the sentence saying why it is refused.
+Sniffer = Callable[[bytes], str | None]
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,9 @@ class FetchPolicy:
     connect_timeout: float = 5.0
     total_timeout: float = 10.0
     max_bytes: int = 5 * 1024 * 1024
+    # The parameter the URL came from, named in every message ("video_url must use http or https").
+    subject: str = "image_url"
+    accept: str = "image/png, image/jpeg, image/webp, */*;q=0.1"
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,14 @@ class FetchResult:
     status: int
     content_type: str | None
     body: bytes
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    status: int
+    content_type: str | None
+    path: Path
+    size: int
 
 
 # --------------------------------------------------------------------------- address policy
@@ -242,54 +270,54 @@ def _parse_host(raw: str) -> tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Ad
     return host, None
 
 
-def _parse_url(url: str) -> _Target:
+def _parse_url(url: str, subject: str = "image_url") -> _Target:
     if not isinstance(url, str) or not url:
-        raise _invalid("image_url must be a non-empty absolute http(s) URL.")
+        raise _invalid(f"{subject} must be a non-empty absolute http(s) URL.")
     if len(url) > _MAX_URL_LENGTH:
-        raise _invalid("image_url is too long.")
+        raise _invalid(f"{subject} is too long.")
     # urlsplit silently drops tabs/newlines and browsers read "\" as "/"; refusing them keeps
     # the URL we check identical to the one any other parser would see.
     if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url) or "\\" in url:
-        raise _invalid("image_url contains whitespace, control characters or backslashes.")
+        raise _invalid(f"{subject} contains whitespace, control characters or backslashes.")
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise _invalid("image_url is not a valid URL.") from exc
+        raise _invalid(f"{subject} is not a valid URL.") from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise _invalid("image_url must use http or https.")
+        raise _invalid(f"{subject} must use http or https.")
     netloc = parts.netloc
     if not netloc:
-        raise _invalid("image_url must be an absolute URL with a host.")
+        raise _invalid(f"{subject} must be an absolute URL with a host.")
     if "@" in netloc:
-        raise _invalid("image_url must not contain credentials (user@host).")
+        raise _invalid(f"{subject} must not contain credentials (user@host).")
 
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     if netloc.startswith("["):
         end = netloc.find("]")
         if end == -1:
-            raise _invalid("image_url has an unterminated IPv6 address.")
+            raise _invalid(f"{subject} has an unterminated IPv6 address.")
         literal, rest = netloc[1:end], netloc[end + 1 :]
         if "%" in literal:
-            raise _invalid("image_url must not use an IPv6 zone index.")
+            raise _invalid(f"{subject} must not use an IPv6 zone index.")
         try:
             ip = ipaddress.IPv6Address(literal)
         except ValueError as exc:
-            raise _invalid("image_url has an invalid IPv6 address.") from exc
+            raise _invalid(f"{subject} has an invalid IPv6 address.") from exc
         host = str(ip)
         if rest and not rest.startswith(":"):
-            raise _invalid("image_url has an invalid authority.")
+            raise _invalid(f"{subject} has an invalid authority.")
         port_text = rest[1:] if rest else ""
     else:
         raw_host, sep, port_text = netloc.partition(":")
         if sep and ":" in port_text:
-            raise _invalid("image_url has an invalid authority.")
+            raise _invalid(f"{subject} has an invalid authority.")
         host, ip = _parse_host(raw_host)
 
     default_port = 443 if scheme == "https" else 80
     if port_text:
         if not _PORT_RE.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
-            raise _invalid("image_url has an invalid port.")
+            raise _invalid(f"{subject} has an invalid port.")
         port = int(port_text)
     else:
         port = default_port
@@ -336,7 +364,7 @@ async def _checked_addresses(target: _Target, policy: FetchPolicy, resolver: Res
     if target.host in policy.allow_private_hosts:
         return addresses
     if not all(is_public_address(a) for a in addresses):
-        raise _invalid("image_url points to an address that is not publicly routable.")
+        raise _invalid(f"{policy.subject} points to an address that is not publicly routable.")
     return addresses
 
 
@@ -415,7 +443,38 @@ _TRANSPORT_ERRORS = (
 )
 
 
-async def _get(target: _Target, addresses: list[str], policy: FetchPolicy) -> FetchResult:
+class _Sink:
+    """Where body bytes go; ``write`` is only ever called with bytes already within ``max_bytes``."""
+
+    def write(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+
+class _MemorySink(_Sink):
+    def __init__(self) -> None:
+        self.body = bytearray()
+
+    def write(self, chunk: bytes) -> None:
+        self.body += chunk
+
+
+class _FileSink(_Sink):
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        # A plain blocking write: chunks are at most 64 KiB to a local disk, well under a millisecond,
+        # and a thread hop per chunk would cost more than it saves.
+        self._fh.write(chunk)
+        self.size += len(chunk)
+
+
+async def _get(
+    target: _Target, addresses: list[str], policy: FetchPolicy, sink: _Sink, sniff: Sniffer | None
+) -> tuple[int, str | None]:
+    """Stream the body into ``sink``; returns (status, content type)."""
+    subject = policy.subject
     url = httpcore.URL(
         scheme=target.scheme.encode(),
         host=target.host.encode(),
@@ -425,7 +484,7 @@ async def _get(target: _Target, addresses: list[str], policy: FetchPolicy) -> Fe
     headers = [
         (b"Host", target.host_header.encode("ascii")),
         (b"User-Agent", _USER_AGENT.encode()),
-        (b"Accept", b"image/png, image/jpeg, image/webp, */*;q=0.1"),
+        (b"Accept", policy.accept.encode("latin-1")),
         (b"Accept-Encoding", b"identity"),
         (b"Connection", b"close"),
     ]
@@ -444,13 +503,14 @@ async def _get(target: _Target, addresses: list[str], policy: FetchPolicy) -> Fe
         retries=0,
         network_backend=backend,
     )
+    too_large = FetchError(TOO_LARGE, f"The body at {subject} is larger than {policy.max_bytes} bytes.")
     async with pool, pool.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as resp:
         if 300 <= resp.status < 400:
             raise FetchError(
-                REDIRECT, f"image_url returned a redirect ({resp.status}); redirects are not followed."
+                REDIRECT, f"{subject} returned a redirect ({resp.status}); redirects are not followed."
             )
         if not 200 <= resp.status < 300:
-            raise FetchError(FETCH_FAILED, f"image_url returned HTTP {resp.status}.")
+            raise FetchError(FETCH_FAILED, f"{subject} returned HTTP {resp.status}.", status=resp.status)
         content_type: str | None = None
         declared_length: int | None = None
         for name, value in resp.headers:
@@ -460,28 +520,82 @@ async def _get(target: _Target, addresses: list[str], policy: FetchPolicy) -> Fe
             elif lname == b"content-length" and value.strip().isdigit():
                 declared_length = int(value)
         if declared_length is not None and declared_length > policy.max_bytes:
-            raise FetchError(TOO_LARGE, f"The image is larger than {policy.max_bytes} bytes.")
-        body = bytearray()
+            raise too_large
+        received = 0
+        # Held back until SNIFF_BYTES have arrived (or the body ended) so the sniffer sees a fixed
+        # prefix whatever the server's chunking; nothing reaches the sink before it has approved.
+        head: bytearray | None = bytearray() if sniff is not None else None
         async for chunk in resp.aiter_stream():
-            body += chunk
-            if len(body) > policy.max_bytes:
-                raise FetchError(TOO_LARGE, f"The image is larger than {policy.max_bytes} bytes.")
-        return FetchResult(status=resp.status, content_type=content_type, body=bytes(body))
+            received += len(chunk)
+            if received > policy.max_bytes:
+                raise too_large
+            if head is None:
+                sink.write(chunk)
+                continue
+            head += chunk
+            if len(head) >= SNIFF_BYTES:
+                _run_sniffer(sniff, bytes(head[:SNIFF_BYTES]))
+                sink.write(bytes(head))
+                head = None
+        if head is not None:
+            _run_sniffer(sniff, bytes(head))
+            sink.write(bytes(head))
+        return resp.status, content_type
 
 
-async def fetch(url: str, policy: FetchPolicy, resolver: Resolver = system_resolver) -> FetchResult:
+def _run_sniffer(sniff: Sniffer | None, head: bytes) -> None:
+    refusal = sniff(head) if sniff is not None else None
+    if refusal is not None:
+        raise FetchError(UNSUPPORTED_CONTENT, refusal)
+
+
+async def _fetch_into(
+    url: str, policy: FetchPolicy, resolver: Resolver, sink: _Sink, sniff: Sniffer | None
+) -> tuple[int, str | None]:
+    target = _parse_url(url, policy.subject)
+    try:
+        async with asyncio.timeout(policy.total_timeout):
+            addresses = await _checked_addresses(target, policy, resolver)
+            return await _get(target, addresses, policy, sink, sniff)
+    except TimeoutError as exc:
+        raise FetchError(FETCH_FAILED, f"Fetching {policy.subject} timed out.") from exc
+    except _TRANSPORT_ERRORS as exc:
+        raise FetchError(FETCH_FAILED, f"Fetching {policy.subject} failed: {type(exc).__name__}.") from exc
+
+
+async def fetch(
+    url: str, policy: FetchPolicy, resolver: Resolver = system_resolver, *, sniff: Sniffer | None = None
+) -> FetchResult:
     """GET ``url`` under ``policy``; raises ``FetchError`` with the API error code on any refusal.
 
     The total deadline covers resolution, connect, headers and body, so a server that trickles
     bytes cannot hold a worker longer than ``policy.total_timeout``. A resolver that times out is
     reported as ``image_fetch_failed`` (a transient failure), one that fails as ``invalid_image_url``.
     """
-    target = _parse_url(url)
+    sink = _MemorySink()
+    status, content_type = await _fetch_into(url, policy, resolver, sink, sniff)
+    return FetchResult(status=status, content_type=content_type, body=bytes(sink.body))
+
+
+async def fetch_to_file(
+    url: str,
+    policy: FetchPolicy,
+    dest: Path,
+    resolver: Resolver = system_resolver,
+    *,
+    sniff: Sniffer | None = None,
+) -> FetchedFile:
+    """Like ``fetch`` but the body is streamed into the new file ``dest`` (never all in memory).
+
+    ``dest`` must not exist. On any failure it is removed again, so the caller finds either the
+    whole body or no file at all.
+    """
+    fh = dest.open("xb")  # outside the try: an existing file is the caller's, never unlinked here
     try:
-        async with asyncio.timeout(policy.total_timeout):
-            addresses = await _checked_addresses(target, policy, resolver)
-            return await _get(target, addresses, policy)
-    except TimeoutError as exc:
-        raise FetchError(FETCH_FAILED, "Fetching image_url timed out.") from exc
-    except _TRANSPORT_ERRORS as exc:
-        raise FetchError(FETCH_FAILED, f"Fetching image_url failed: {type(exc).__name__}.") from exc
+        with fh:
+            sink = _FileSink(fh)
+            status, content_type = await _fetch_into(url, policy, resolver, sink, sniff)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return FetchedFile(status=status, content_type=content_type, path=dest, size=sink.size)

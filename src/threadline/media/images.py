@@ -32,7 +32,15 @@ from io import BytesIO
 
 from PIL import Image, ImageFile
 
-__all__ = ["MAX_PIXELS", "MAX_UPLOAD_BYTES", "ImageError", "ImageInfo", "validate_image"]
+__all__ = [
+    "MAX_PIXELS",
+    "MAX_UPLOAD_BYTES",
+    "ImageError",
+    "ImageInfo",
+    "load_image",
+    "sniff_format",
+    "validate_image",
+]
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 50_000_000
@@ -162,7 +170,7 @@ def _pixel_limit() -> int:
     return MAX_PIXELS if pillow_limit is None else min(MAX_PIXELS, int(pillow_limit))
 
 
-def _decode(data: bytes, kind: _Kind) -> tuple[int, int]:
+def _decode(data: bytes, kind: _Kind) -> Image.Image:
     formats = sorted(kind.pillow_formats & {"PNG", "JPEG", "WEBP"})
     with Image.open(BytesIO(data), formats=formats) as img:
         if img.format not in kind.pillow_formats:
@@ -176,15 +184,29 @@ def _decode(data: bytes, kind: _Kind) -> tuple[int, int]:
         img.verify()
     # verify() leaves the file object unusable, so a real decode needs a fresh open. load()
     # decodes every pixel of the first frame, which is what catches truncated/corrupt data.
-    with Image.open(BytesIO(data), formats=formats) as img:
+    img = Image.open(BytesIO(data), formats=formats)
+    try:
         img.load()
-        return img.size
+    except BaseException:
+        img.close()
+        raise
+    return img
 
 
-def validate_image(data: bytes) -> ImageInfo:
-    """Identify and fully decode ``data``; raise ``ImageError`` unless it is a usable PNG/JPEG/WebP."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageError("file_too_large", f"The image exceeds the {MAX_UPLOAD_BYTES} byte limit.")
+def sniff_format(data: bytes) -> str | None:
+    """The image format ``data`` starts with ("PNG", "JPEG", "WebP", "GIF", "SVG", ...), or None."""
+    kind = _supported_kind(data)
+    if kind is not None:
+        return {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}[kind.format]
+    return _other_image_format(data)
+
+
+def load_image(data: bytes) -> tuple[ImageInfo, Image.Image]:
+    """Identify and fully decode a PNG/JPEG/WebP without a size cap (the caller applies its own).
+
+    Same checks as ``validate_image`` (structure, decompression bomb, complete decode); the caller
+    owns the returned, loaded image and closes it.
+    """
     if not data:
         raise _invalid("The file is empty.")
     if ImageFile.LOAD_TRUNCATED_IMAGES:
@@ -206,7 +228,7 @@ def validate_image(data: bytes) -> ImageInfo:
         _check_webp_structure(data)
 
     try:
-        width, height = _decode(data, kind)
+        img = _decode(data, kind)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -217,10 +239,21 @@ def validate_image(data: bytes) -> ImageInfo:
         # Pillow's plugins raise a wide, undocumented mix (OSError, SyntaxError, ValueError,
         # struct.error, EOFError...) for malformed input; all of them mean "not decodable".
         raise _invalid("The image could not be decoded.") from exc
-    return ImageInfo(
+    width, height = img.size
+    info = ImageInfo(
         format=kind.format,
         extension=kind.extension,
         content_type=kind.content_type,
         width=width,
         height=height,
     )
+    return info, img
+
+
+def validate_image(data: bytes) -> ImageInfo:
+    """Identify and fully decode ``data``; raise ``ImageError`` unless it is a usable PNG/JPEG/WebP."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageError("file_too_large", f"The image exceeds the {MAX_UPLOAD_BYTES} byte limit.")
+    info, img = load_image(data)
+    img.close()
+    return info
