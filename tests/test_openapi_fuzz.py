@@ -14,10 +14,10 @@ from threadline.app import create_app
 from threadline.auth.keys import mint_key
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
-from threadline.store.migrate import upgrade
 from threadline.publishing import accounts
 from threadline.publishing.auth import SCOPES
 from threadline.publishing.schemas import ProfileCreate, TokenCreate
+from threadline.store.migrate import upgrade
 from threadline.store.models import Publisher
 
 ADMIN = "adm_fuzz_token"

@@ -16,8 +16,10 @@ from threadline.kit.jobs import JobWorker, Outcome
 
 def register_job_handlers(ctx: AppContext) -> None:
     from threadline.billing import jobs as billing_jobs
+    from threadline.publishing import jobs as publishing_jobs
 
     billing_jobs.register_jobs(ctx.jobs, ctx)
+    publishing_jobs.register_jobs(ctx.jobs, ctx)
     for name in ctx.settings.job_plugins:
         importlib.import_module(name).register_jobs(ctx.jobs, ctx)
 

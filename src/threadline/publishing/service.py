@@ -107,10 +107,10 @@ def _claim_children(s: Session, carousel: ThreadsContainer, spec: ContainerSpec)
 
 
 def _enqueue_processing(ctx: AppContext, s: Session, container: ThreadsContainer) -> None:
-    """Media processing arrives with the durable jobs (kit/jobs): until then images stay IN_PROGRESS."""
-    hook = ctx.services.get("publishing.enqueue_media")
-    if hook is not None:
-        hook(s, container)
+    """The container and its processing job commit together: neither exists without the other."""
+    from threadline.publishing.jobs import enqueue_processing
+
+    enqueue_processing(s, container, ctx.clock.now_s())
 
 
 # -------------------------------------------------------------------------------------------- status
