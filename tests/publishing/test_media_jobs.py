@@ -118,15 +118,9 @@ def test_video_and_mixed_carousel(
     assert status(client, alice, carousel) == {"id": carousel, "status": "FINISHED"}
     mid = publish(client, alice, carousel).json()["id"]
     got = get(client, mid, alice.token, fields="media_type,children,topic_tag,is_spoiler_media").json()
-    assert (
-        got["media_type"] == "CAROUSEL_ALBUM"
-    )
-    assert (
-        got["topic_tag"] == "Trip"
-    )
-    assert (
-        got["is_spoiler_media"] is True
-    )
+    assert got["media_type"] == "CAROUSEL_ALBUM"
+    assert got["topic_tag"] == "Trip"
+    assert got["is_spoiler_media"] is True
     kids = [c["id"] for c in got["children"]["data"]]
     first = get(client, kids[0], alice.token, fields="media_type,media_url,thumbnail_url").json()
     assert first["media_type"] == "VIDEO"
