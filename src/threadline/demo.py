@@ -27,6 +27,7 @@ from threadline.config import Settings
 from threadline.context import AppContext
 from threadline.kit.ids import new_id
 from threadline.operator import orgs
+from threadline.publishing.demo import seed_threads
 from threadline.store.models import ApiKey, Campaign, Org, Publisher, ServerSecret
 
 STATE_NAME = "demo_state"
@@ -106,6 +107,9 @@ class DemoInfo:
     event_key: str
     publisher_key: str
     keys_file: str
+    threads_profile_id: str = ""
+    threads_username: str = ""
+    threads_token: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return dataclasses.asdict(self)
@@ -136,7 +140,11 @@ def seed(ctx: AppContext) -> DemoInfo:
     if campaign_id != state.campaign_id:
         state.campaign_id = campaign_id
         _save_state(ctx, state)
+    threads = seed_threads(ctx, state.org_id)
     return DemoInfo(
+        threads_profile_id=threads.profile_id,
+        threads_username=threads.username,
+        threads_token=threads.access_token,
         org_id=state.org_id,
         publisher_id=state.publisher_id,
         campaign_id=campaign_id,
@@ -322,6 +330,8 @@ def banner(
             f"  advertiser key {info.advertiser_key}",
             f"  event key      {info.event_key}",
             f"  publisher key  {info.publisher_key}",
+            f"  threads        @{info.threads_username}  profile {info.threads_profile_id}",
+            f"  threads token  {info.threads_token}  (long-lived, every scope)",
             f"  admin token    {admin_note}",
             f"  keys file      {info.keys_file}",
             "",
@@ -333,6 +343,10 @@ def banner(
             f"  curl -s -X POST {base}/v1/api/collect -H 'Authorization: Bearer {info.event_key}' \\",
             "       -H 'Content-Type: application/json' -d '{\"event_name\": \"page_view\"}'",
             f'  curl -s {base}/admin/v1/review_queue -H "Authorization: Bearer {admin}"',
+            f"  curl -s -X POST {base}/v1.0/me/threads -d media_type=TEXT -d 'text=Hello Threads' \\",
+            f"       -d access_token={info.threads_token}",
+            f"  curl -s -X POST {base}/v1.0/me/threads_publish -d creation_id=<id from above> \\",
+            f"       -d access_token={info.threads_token}",
             f"  open {base}/docs",
             "",
         ]

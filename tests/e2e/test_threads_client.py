@@ -118,9 +118,7 @@ def test_threads_client_flows(
             assert [p.id for p in page.data] == [album.post_id, with_video.post_id]
             assert page.data[0].media_type == "CAROUSEL_ALBUM"
             assert page.data[0].permalink
-            assert page.data[0].permalink.startswith(
-                server.base_url + "/@acme/post/"
-            )
+            assert page.data[0].permalink.startswith(server.base_url + "/@acme/post/")
             listed = [p.id async for p in client.posts.iter_posts(limit=2)]
             assert listed == [album.post_id, with_video.post_id, with_image.post_id, text.post_id]
 
