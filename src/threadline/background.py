@@ -11,17 +11,33 @@ import importlib
 from collections.abc import Callable
 
 from threadline.context import AppContext
-from threadline.kit.jobs import JobWorker, Outcome
+from threadline.kit.jobs import Job, JobWorker, Outcome, queue
+
+PRUNE = "jobs.prune"
 
 
 def register_job_handlers(ctx: AppContext) -> None:
     from threadline.billing import jobs as billing_jobs
     from threadline.publishing import jobs as publishing_jobs
 
+    _register_prune(ctx)
     billing_jobs.register_jobs(ctx.jobs, ctx)
     publishing_jobs.register_jobs(ctx.jobs, ctx)
     for name in ctx.settings.job_plugins:
         importlib.import_module(name).register_jobs(ctx.jobs, ctx)
+
+
+def _register_prune(ctx: AppContext) -> None:
+    """Finished jobs are kept ``jobs_keep_done_seconds`` (for operators), then deleted; dead ones stay."""
+
+    def prune(_job: Job) -> None:
+        cutoff = ctx.clock.now_s() - ctx.settings.jobs_keep_done_seconds
+        while True:  # in slices, so no transaction holds SQLite's writer lock for long
+            with ctx.db.write() as s:
+                if queue.prune(s, finished_before=cutoff, limit=5_000) < 5_000:
+                    return
+
+    ctx.jobs.every(PRUNE, 3600, prune)
 
 
 def make_worker(

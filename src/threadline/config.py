@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     jobs_lease_seconds: int = Field(default=300, ge=1)
     jobs_poll_seconds: float = Field(default=1.0, gt=0)
     jobs_claim_batch: int = Field(default=1, ge=1, le=1000)
+    # Finished (done) jobs are deleted after this long by the hourly jobs.prune job; dead ones are kept.
+    jobs_keep_done_seconds: int = Field(default=7 * 86400, ge=0)
     # Comma-separated modules with `register_jobs(registry, ctx)`: extra job kinds (operators' own).
     job_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_requests: bool = True

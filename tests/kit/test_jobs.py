@@ -325,3 +325,76 @@ def test_background_worker_runs_jobs_and_stops(ctx: AppContext, registry: JobReg
     assert not worker.running
     assert sorted(seen) == ids
     assert not any(t.name.startswith("threadline-jobs") for t in threading.enumerate())
+
+
+def test_running_jobs_keep_their_lease(ctx: AppContext, registry: JobRegistry, clock: MovableClock) -> None:
+    seen: list[tuple[int | None, int]] = []
+    worker = worker_for(ctx, registry)
+
+    def long_running(job: Job) -> None:
+        clock.advance(50)
+        assert worker.renew_leases() == 1  # what the lease keeper thread does every lease/3
+        seen.append((row(ctx, job.id).lease_until, worker.renew_leases()))
+        clock.advance(50)  # past the first lease: only the renewal keeps other workers off it
+        other = worker_for(ctx, JobRegistry())
+        other.registry.register("long", lambda _job: None)
+        assert other.run_pending() == 0
+
+    registry.register("long", long_running)
+    job_id = add(ctx, "long")
+    assert worker.run_pending() == 1
+    assert seen == [(T0 + 50 + 60, 1)]
+    done = row(ctx, job_id)
+    assert (done.state, done.attempts) == ("done", 1)
+    assert worker.renew_leases() == 0  # nothing in flight
+
+
+def test_the_lease_keeper_thread_renews(ctx: AppContext, registry: JobRegistry, clock: MovableClock) -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def long_running(_job: Job) -> None:
+        started.set()
+        release.wait(30)
+
+    registry.register("long", long_running)
+    worker = JobWorker(ctx.db, registry, ctx.clock, lease_seconds=1, poll_seconds=30)
+    worker.start()
+    try:
+        job_id = add(ctx, "long")
+        assert started.wait(10)
+        first = row(ctx, job_id).lease_until
+        assert first == T0 + 1
+        clock.advance(10)
+        deadline = time.monotonic() + 10
+        while row(ctx, job_id).lease_until == first:  # renewed every third of a (1 s) lease
+            assert time.monotonic() < deadline, "the lease was never renewed"
+            time.sleep(0.05)
+        assert row(ctx, job_id).lease_until == T0 + 10 + 1
+    finally:
+        release.set()
+        worker.stop()
+    assert row(ctx, job_id).state == "done"
+
+
+def test_prune_deletes_old_done_jobs_only(
+    ctx: AppContext, registry: JobRegistry, clock: MovableClock
+) -> None:
+    def bad(_job: Job) -> None:
+        raise ValueError("no")
+
+    registry.register("ok", lambda _job: None)
+    registry.register("bad", bad)
+    old_done = add(ctx, "ok")
+    old_dead = add(ctx, "bad", max_attempts=1)
+    worker_for(ctx, registry).run_pending()
+    clock.advance(100)
+    new_done = add(ctx, "ok")
+    queued = add(ctx, "ok", run_at=T0 + 10_000)
+    worker_for(ctx, registry).run_pending()
+    with ctx.db.write() as s:
+        assert queue.prune(s, finished_before=T0 + 50) == 1
+    with ctx.db.read() as s:
+        left = set(s.execute(select(JobRecord.id)).scalars())
+    assert left == {old_dead, new_done, queued}
+    assert old_done not in left

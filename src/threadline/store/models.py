@@ -514,11 +514,11 @@ class ThreadsQuotaEvent(Base):
 
 class JobRecord(Base):
     """A durable job (kit/jobs). While ``running``, ``run_at`` is the lease deadline, so one index on
-    (state, run_at) finds both due jobs and jobs whose worker died."""
+    (state, run_at, id) finds both due jobs and jobs whose worker died, oldest first."""
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_state_run_at", "state", "run_at"),
+        Index("ix_jobs_state_run_at_id", "state", "run_at", "id"),
         Index("ix_jobs_state_id", "state", "id"),
     )
     id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)

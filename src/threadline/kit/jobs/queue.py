@@ -7,13 +7,14 @@ the newer run's state.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, event, func, insert, select, update
+from sqlalchemy import Insert, Select, bindparam, delete, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -118,100 +119,144 @@ def enqueue(
     return int(job_id)
 
 
+# Statements are built once (first use) with bound parameters, as Core: the claim loop runs per job,
+# and building ORM statements cost more than the SQLite round trips.
+_jobs: Any = JobRecord.__table__
+_c = _jobs.c
+
+
+@functools.cache
+def _due(state: str) -> Select[Any]:
+    # state = one value, ordered by (run_at, id): a walk of ix_jobs_state_run_at_id from its start,
+    # never a sort of every open job.
+    return (
+        select(_c.id)
+        .where(_c.state == state, _c.kind.in_(bindparam("kinds", expanding=True)))
+        .order_by(_c.run_at, _c.id)
+    )
+
+
+@functools.cache
+def _next_due(state: str) -> Select[Any]:
+    return _due(state).with_only_columns(_c.run_at).limit(1)
+
+
+@functools.cache
+def _claim(state: str) -> Any:
+    # A CTE, not ``id IN (subquery)``: PostgreSQL may rescan an IN subquery once per outer row, and a
+    # rescan skips the rows this statement already locked, so each rescan would hand out more jobs
+    # than asked for. A CTE with FOR UPDATE is never inlined and runs once.
+    due = (
+        _due(state)
+        .where(_c.run_at <= bindparam("now"))
+        .limit(bindparam("n"))
+        .with_for_update(skip_locked=True)
+        .cte(f"due_{state}")
+    )
+    return (
+        update(_jobs)
+        .where(_c.id.in_(select(due.c.id)), _c.state == state)
+        .values(
+            state=RUNNING,
+            owner=bindparam("owner"),
+            attempts=_c.attempts + 1,
+            lease_until=bindparam("lease_until"),
+            run_at=bindparam("lease_until"),
+            updated_at=bindparam("now"),
+        )
+        .returning(_c.id, _c.kind, _c.payload, _c.attempts, _c.max_attempts)
+    )
+
+
 def next_due(session: Session, kinds: Sequence[str]) -> int | None:
     """The earliest ``run_at`` among claimable jobs of these kinds (a read: idle polls take no lock)."""
     if not kinds:
         return None
-    value = session.execute(
-        select(func.min(JobRecord.run_at)).where(JobRecord.state.in_(_OPEN), JobRecord.kind.in_(kinds))
-    ).scalar()
-    return None if value is None else int(value)
+    found = [session.execute(_next_due(state), {"kinds": list(kinds)}).scalar() for state in _OPEN]
+    times = [int(t) for t in found if t is not None]
+    return min(times) if times else None
 
 
 def claim(
     session: Session, *, kinds: Sequence[str], owner: str, now: int, lease_seconds: int, limit: int
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due jobs to ``owner``.
+    """Lease up to ``limit`` due jobs to ``owner``: queued ones first, then those whose lease expired.
 
     PostgreSQL: the row locks of ``FOR UPDATE SKIP LOCKED`` keep concurrent claimers apart, and a row
     another claimer just committed is re-checked against the WHERE clause. SQLite: the dialect drops
-    the locking clause; the writer lock (BEGIN IMMEDIATE) makes the one statement atomic.
+    the locking clause; the writer lock (BEGIN IMMEDIATE) makes each statement atomic.
     """
-    if not kinds or limit < 1:
-        return []
-    due = (
-        select(JobRecord.id)
-        .where(JobRecord.state.in_(_OPEN), JobRecord.run_at <= now, JobRecord.kind.in_(kinds))
-        .order_by(JobRecord.run_at, JobRecord.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    lease_until = now + lease_seconds
-    stmt = (
-        update(JobRecord)
-        .where(JobRecord.id.in_(due))
-        .values(
-            state=RUNNING,
-            owner=owner,
-            attempts=JobRecord.attempts + 1,
-            lease_until=lease_until,
-            run_at=lease_until,
-            updated_at=now,
+    claimed: list[Claimed] = []
+    if not kinds:
+        return claimed
+    params = {"kinds": list(kinds), "owner": owner, "now": now, "lease_until": now + lease_seconds}
+    for state in _OPEN:
+        want = limit - len(claimed)
+        if want < 1:
+            break
+        rows = session.execute(_claim(state), {**params, "n": want}).all()
+        claimed += sorted(
+            (Claimed(int(r[0]), r[1], dict(r[2] or {}), int(r[3]), int(r[4]), owner) for r in rows),
+            key=lambda c: c.id,
         )
-        .returning(
-            JobRecord.id, JobRecord.kind, JobRecord.payload, JobRecord.attempts, JobRecord.max_attempts
-        )
-        .execution_options(synchronize_session=False)
-    )
-    rows = session.execute(stmt).all()
-    claimed = [Claimed(int(r[0]), r[1], dict(r[2] or {}), int(r[3]), int(r[4]), owner) for r in rows]
-    return sorted(claimed, key=lambda c: c.id)
+    return claimed
 
 
-def _fenced(job: Claimed) -> Any:
-    return update(JobRecord).where(
-        JobRecord.id == job.id,
-        JobRecord.state == RUNNING,
-        JobRecord.owner == job.owner,
-        JobRecord.attempts == job.attempt,
+@functools.cache
+def _fenced() -> Any:
+    # No .values(): the SET clause comes from the parameters given (the column names).
+    return update(_jobs).where(
+        _c.id == bindparam("b_id"),
+        _c.state == RUNNING,
+        _c.owner == bindparam("b_owner"),
+        _c.attempts == bindparam("b_attempt"),
     )
+
+
+def _finish(session: Session, job: Claimed, values: dict[str, Any]) -> bool:
+    """One fenced change: only if this claim (owner, attempt) still holds the job, still running."""
+    fence = {"b_id": job.id, "b_owner": job.owner, "b_attempt": job.attempt}
+    result = session.execute(_fenced(), {**values, **fence})
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_done(session: Session, job: Claimed, *, now: int) -> bool:
     """False when the lease was lost (another worker owns the job now)."""
-    result = session.execute(
-        _fenced(job).values(
-            state=DONE, lease_until=None, unique_key=None, finished_at=now, updated_at=now, run_at=now
-        )
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    values = {"state": DONE, "lease_until": None, "unique_key": None, "finished_at": now, "run_at": now}
+    return _finish(session, job, {**values, "updated_at": now})
 
 
 def mark_failed(session: Session, job: Claimed, *, now: int, error: str, retry_at: int | None) -> bool:
     """Back to ``queued`` at ``retry_at``, or ``dead`` (``retry_at`` None) with the error kept."""
     if retry_at is None:
-        values: dict[str, Any] = {
-            "state": DEAD,
-            "unique_key": None,
-            "finished_at": now,
-            "run_at": now,
-        }
+        values: dict[str, Any] = {"state": DEAD, "unique_key": None, "finished_at": now, "run_at": now}
     else:
         values = {"state": QUEUED, "run_at": retry_at}
-    result = session.execute(
-        _fenced(job).values(**values, lease_until=None, last_error=error, updated_at=now)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _finish(session, job, {**values, "lease_until": None, "last_error": error, "updated_at": now})
 
 
 def release(session: Session, job: Claimed, *, now: int) -> bool:
     """Give back a claimed job that never started (a stopping worker): this attempt does not count."""
-    result = session.execute(
-        _fenced(job).values(
-            state=QUEUED, attempts=job.attempt - 1, run_at=now, lease_until=None, updated_at=now
-        )
+    values = {"state": QUEUED, "attempts": job.attempt - 1, "run_at": now, "lease_until": None}
+    return _finish(session, job, {**values, "updated_at": now})
+
+
+def renew(session: Session, job: Claimed, *, lease_until: int, now: int) -> bool:
+    """Extend a running job's lease; False when the lease was already lost."""
+    return _finish(session, job, {"lease_until": lease_until, "run_at": lease_until, "updated_at": now})
+
+
+def prune(session: Session, *, finished_before: int, limit: int = 10_000) -> int:
+    """Delete up to ``limit`` ``done`` jobs that finished before ``finished_before`` (dead ones stay)."""
+    old = (
+        select(_c.id)
+        .where(_c.state == DONE, _c.finished_at < finished_before)
+        .order_by(_c.id)
+        .limit(limit)
+        .scalar_subquery()
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    result = session.execute(delete(_jobs).where(_c.id.in_(old)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get(session: Session, job_id: int) -> JobRecord | None:

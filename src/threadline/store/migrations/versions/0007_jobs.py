@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_jobs"),
         sa.UniqueConstraint("unique_key", name="uq_jobs_unique_key"),
     )
-    op.create_index("ix_jobs_state_run_at", "jobs", ["state", "run_at"])
+    op.create_index("ix_jobs_state_run_at_id", "jobs", ["state", "run_at", "id"])
     op.create_index("ix_jobs_state_id", "jobs", ["state", "id"])
 
 
