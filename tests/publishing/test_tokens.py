@@ -137,6 +137,10 @@ CALLS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("publish", "POST", "me/threads_publish", {"creation_id": "{cid}"}),
     ("limit", "GET", "me/threads_publishing_limit", {}),
     ("delete", "DELETE", "{mid}", {}),
+    ("me", "GET", "me", {}),
+    ("media", "GET", "{mid}", {"fields": "id,text"}),
+    ("container", "GET", "{cid}", {"fields": "status"}),
+    ("list", "GET", "me/threads", {}),
 ]
 
 
@@ -152,13 +156,14 @@ def test_wrong_scope_per_endpoint(
         "publish": "threads_content_publish",
         "limit": "threads_content_publish",
         "delete": "threads_delete",
-    }[name]
+    }.get(name, "threads_basic")
     others = [
         s
         for s in ("threads_basic", "threads_content_publish", "threads_delete", "threads_manage_replies")
         if s != needed
     ]
-    for scopes in (others, [needed]):  # without the endpoint's scope, then without threads_basic
+    attempts = [others] if needed == "threads_basic" else [others, [needed]]
+    for scopes in attempts:  # without the endpoint's scope, then without threads_basic
         token = mint(app, p.id, scopes)
         url = "/v1.0/" + path.format(cid=cid, mid=mid)
         values = {k: v.format(cid=cid) for k, v in data.items()}

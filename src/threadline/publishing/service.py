@@ -263,6 +263,7 @@ def _post(
 
 def read_node(ctx: AppContext, principal: ThreadsPrincipal, node: str, params: Params) -> dict[str, Any]:
     """``GET /v1.0/{id}``: a profile (``me``), a container or a published media object."""
+    principal.require()
     if node == "me":
         node_id: int | None = principal.profile_id
     else:
@@ -321,6 +322,7 @@ def _time_param(params: Params, name: str) -> int | None:
 def list_posts(
     ctx: AppContext, principal: ThreadsPrincipal, user: str, params: Params, url: str
 ) -> dict[str, Any]:
+    principal.require()
     profile_id = _user(principal, user)
     fields = F.requested(params, F.MEDIA_FIELDS, F.MEDIA_NODE)
     raw_limit = text_param(params, "limit", max_chars=16)
