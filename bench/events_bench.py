@@ -6,8 +6,9 @@ Figures (one line each): bare 204 endpoint req/s, collect events/s (durably ackn
 the server's CPU time per request for both (steadier than req/s on a shared machine: other processes
 take CPU away from the server but do not make its requests cost more),
 collect p50/p99 at 50% of the max rate (open loop, so queueing delay counts), conversion req/s with
-a mix of new and duplicate keys and its p99. Throughput uses `wrk` (light, C) when installed, else a
-Python asyncio load generator; the fixed-rate latency run always uses the asyncio generator.
+a mix of new and duplicate keys, its p99 and the server's CPU time per conversion. Throughput uses
+`wrk` (light, C) when installed, else a Python asyncio load generator; the fixed-rate latency run
+always uses the asyncio generator.
 PostgreSQL: a fresh database is created next to THREADLINE_BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres) and dropped afterwards.
 """
@@ -28,14 +29,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.e2e.server import ServerProcess
-from tests.events.helpers import insert_ad_tree
+from tests.events.helpers import seed_event_org
 
 from bench.common import cpu_seconds, fresh_store
-from threadline.auth.keys import mint_key
-from threadline.kit.clock import Clock
-from threadline.operator.orgs import create_org
-from threadline.serving.clicks import record_click
-from threadline.store.db import Database
 
 R = TypeVar("R")
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -74,22 +70,6 @@ function request()
     '{"event_name":"page_view","tag_id":"bench"}')
 end
 """
-
-
-def seed(url: str) -> tuple[str, str]:
-    db = Database(url)
-    clock = Clock()
-    try:
-        with db.write() as s:
-            new = create_org(s, clock, name="Bench Inc.")
-            tree = insert_ad_tree(s, clock, new.org.id, new.ad_account.id)
-            _, key = mint_key(s, clock, kind="event", org_id=new.org.id, label="bench")
-            click = record_click(
-                s, clock, ad_id=tree.ad_id, bid_id=None, publisher_id=None, supply="direct", country="US"
-            )
-        return key, click.id
-    finally:
-        db.dispose()
 
 
 # ---- wrk ----
@@ -232,7 +212,8 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
     with fresh_store(args.store, os.environ.get("THREADLINE_BENCH_DATABASE_URL", PG_DEFAULT)) as url:
-        key, click_id = seed(url)
+        seeded = seed_event_org(url, name="Bench Inc.", label="bench")
+        key, click_id = seeded.event_key, seeded.click_id
         server = ServerProcess(
             workdir / "data",
             env={
@@ -283,10 +264,12 @@ def main() -> None:
             )
             if use_wrk:
                 script = CONVERSION_LUA.replace("KEY", key).replace("CLICK", click_id)
+                cpu3 = cpu_seconds(pid)
                 conv, pct, bad = run_wrk(base, script, args.duration, args.connections, workdir, "conversion")
+                conv_us = (cpu_seconds(pid) - cpu3) / (conv * args.duration) * 1e6
                 print(
                     f"conversion_rps={conv:.0f} p99_ms={pct.get('99', float('nan')):.2f} "
-                    f"(25% duplicates) non_2xx={bad}"
+                    f"(25% duplicates) non_2xx={bad} server_cpu_us_per_request={conv_us:.0f}"
                 )
         finally:
             server.stop()

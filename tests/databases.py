@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from alembic import command
+from sqlalchemy import Connection, Engine, create_engine, text
 
 from threadline.store.db import normalize_url
+from threadline.store.migrate import alembic_config, upgrade
 
 PG_URL = os.environ.get("THREADLINE_TEST_DATABASE_URL")
 
@@ -50,3 +52,34 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
     assert PG_URL, "THREADLINE_TEST_DATABASE_URL is not set"
     with throwaway_pg_database(PG_URL, "threadline_e2e", drop_in_background=True) as url:
         yield url
+
+
+@contextmanager
+def database_at(kind: str, tmp_path: Path, revision: str) -> Iterator[str]:
+    """A fresh store of ``kind`` migrated up to ``revision``, for testing the migrations after it."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrate.db'}"
+        upgrade(url, revision)
+        yield url
+        return
+    assert PG_URL, "THREADLINE_TEST_DATABASE_URL is not set"
+    # A throwaway schema, not a database: dropping a database costs seconds.
+    schema = f"migrate_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{normalize_url(PG_URL)}?options=-csearch_path={schema}"
+    try:
+        upgrade(url, revision)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def downgrade(conn: Connection, url: str, revision: str) -> None:
+    """Migrate down to ``revision`` on ``conn`` (inside the caller's transaction)."""
+    cfg = alembic_config(url)
+    cfg.attributes["connection"] = conn
+    command.downgrade(cfg, revision)

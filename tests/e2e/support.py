@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -13,7 +15,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from tests.databases import fresh_database
+from tests.e2e.server import ServerProcess
 from threadline.store.db import Database
+from threadline.store.migrate import upgrade
 from threadline.store.models import Campaign, Click, Conversion, impressions
 
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -40,6 +45,23 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         "THREADLINE_LAUNCH_WINDOW_SECONDS": "0",  # campaigns serve as soon as they are approved
         **extra,
     }
+
+
+@contextmanager
+def servers_on_one_store(
+    kind: str, tmp_path: Path, count: int = 2
+) -> Iterator[tuple[list[ServerProcess], str]]:
+    """``count`` server processes on one fresh, migrated store (a SQLite file or a PostgreSQL database)."""
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url)
+        procs = [ServerProcess(tmp_path / "data", server_env(url)) for _ in range(count)]
+        try:
+            for proc in procs:
+                proc.start()
+            yield procs, url
+        finally:
+            for proc in procs:
+                proc.stop()
 
 
 def admin_headers() -> dict[str, str]:

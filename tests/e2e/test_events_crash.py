@@ -13,11 +13,7 @@ from sqlalchemy import func, select
 
 from tests.databases import fresh_database
 from tests.e2e.server import ServerProcess
-from tests.events.helpers import insert_ad_tree
-from threadline.auth.keys import mint_key
-from threadline.kit.clock import Clock
-from threadline.operator.orgs import create_org
-from threadline.serving.clicks import record_click
+from tests.events.helpers import seed_event_org
 from threadline.store.db import Database
 from threadline.store.migrate import upgrade
 from threadline.store.models import CollectEvent, Conversion
@@ -33,23 +29,6 @@ pytestmark = pytest.mark.e2e
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with fresh_database(request.param, tmp_path) as url:
         yield url
-
-
-def _seed(url: str) -> tuple[str, str, str]:
-    """An org, an event key and a click, through the service functions."""
-    db = Database(url)
-    clock = Clock()
-    try:
-        with db.write() as s:
-            new = create_org(s, clock, name="Crash Test Inc.")
-            tree = insert_ad_tree(s, clock, new.org.id, new.ad_account.id)
-            _, event_key = mint_key(s, clock, kind="event", org_id=new.org.id, label="e2e")
-            click = record_click(
-                s, clock, ad_id=tree.ad_id, bid_id=None, publisher_id=None, supply="direct", country="US"
-            )
-        return new.org.id, event_key, click.id
-    finally:
-        db.dispose()
 
 
 class Load:
@@ -77,6 +56,7 @@ class Load:
             "conversion_time": "2026-02-19T18:00:00Z",
             "conversion_value": 1.5,
             "currency": "USD",
+            "order_id": f"order-{ident}",  # both keys in force: replays repeat the key and the order
         }
         r = client.post("/v1/api/conversion", headers={**self.headers, "Idempotency-Key": ident}, json=body)
         return r.status_code == 200 and r.json()["status"] in ("ok", "duplicate")
@@ -117,7 +97,7 @@ def _stored_counts(url: str) -> dict[tuple[str, str], int]:
 
 def test_sigkill_mid_load_keeps_every_acknowledged_event_once(tmp_path: Path, database_url: str) -> None:
     upgrade(database_url)
-    _org_id, event_key, click_id = _seed(database_url)
+    seeded = seed_event_org(database_url, name="Crash Test Inc.")
     server = ServerProcess(
         tmp_path / "data",
         env={
@@ -129,7 +109,7 @@ def test_sigkill_mid_load_keeps_every_acknowledged_event_once(tmp_path: Path, da
     )
     server.start()
     try:
-        load = Load(server.base_url, event_key, click_id)
+        load = Load(server.base_url, seeded.event_key, seeded.click_id)
         threads = [threading.Thread(target=load.run, args=(w,)) for w in range(CLIENT_THREADS)]
         for t in threads:
             t.start()

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.databases import fresh_database
 from tests.e2e.server import ServerProcess
 from tests.e2e.support import (
     STORES,
@@ -22,11 +21,10 @@ from tests.e2e.support import (
     create_publisher,
     launch,
     raw_totals,
-    server_env,
+    servers_on_one_store,
     spent_micros,
 )
 from threadline.store.db import Database
-from threadline.store.migrate import upgrade
 from threadline.store.models import Click
 
 pytestmark = pytest.mark.e2e
@@ -78,16 +76,8 @@ def _campaign(name: str, pricing_model: str, budget: int, max_bid: int, hints: l
 @pytest.fixture(params=STORES)
 def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[list[ServerProcess], str]]:
     """Two server processes on one fresh, migrated store (a SQLite file or a PostgreSQL database)."""
-    with fresh_database(request.param, tmp_path) as url:
-        upgrade(url)
-        procs = [ServerProcess(tmp_path / "data", server_env(url)) for _ in range(2)]
-        try:
-            for proc in procs:
-                proc.start()
-            yield procs, url
-        finally:
-            for proc in procs:
-                proc.stop()
+    with servers_on_one_store(request.param, tmp_path) as running:
+        yield running
 
 
 class Load:

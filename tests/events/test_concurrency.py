@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tests.events.helpers import EventOrg
+from tests.events.helpers import EventOrg, conversion_row
 from tests.events.test_conversion import conv
 from tests.factories import ctx_of
-from threadline.events import service
+from threadline.events import repository, service
 from threadline.events.writer import BatchWriter
+from threadline.store.db import Database
 from threadline.store.models import Conversion, InsightsHourly
 
 N = 50
 
 
-def _fire(client: TestClient, eorg: EventOrg, body: dict[str, Any], headers: dict[str, str]) -> Counter[str]:
-    def one(_: int) -> str:
-        r = client.post("/v1/api/conversion", headers={**eorg.headers, **headers}, json=body)
+def _fire(
+    client: TestClient, eorg: EventOrg, body: dict[str, Any], headers: Callable[[int], dict[str, str]]
+) -> Counter[str]:
+    def one(i: int) -> str:
+        r = client.post("/v1/api/conversion", headers={**eorg.headers, **headers(i)}, json=body)
         assert r.status_code == 200, r.text
         status: str = r.json()["status"]
         return status
@@ -56,14 +62,72 @@ def _stored(app: FastAPI, org_id: str) -> int:
 def test_concurrent_identical_conversions_store_one(
     app: FastAPI, client: TestClient, eorg: EventOrg, overrides: dict[str, Any], headers: dict[str, str]
 ) -> None:
-    outcomes = _fire(client, eorg, conv(eorg, **overrides), headers)
+    outcomes = _fire(client, eorg, conv(eorg, **overrides), lambda _: headers)
     assert outcomes == Counter({"ok": 1, "duplicate": N - 1})
     assert _stored(app, eorg.id) == 1
+    assert _counted(app, eorg) == 1
+
+
+def test_concurrent_reports_of_one_order_half_with_a_key_store_one(
+    app: FastAPI, client: TestClient, eorg: EventOrg
+) -> None:
+    body = conv(eorg, order_id="order-123")
+    outcomes = _fire(client, eorg, body, lambda i: {"Idempotency-Key": "order-123"} if i % 2 else {})
+    assert outcomes == Counter({"ok": 1, "duplicate": N - 1})
+    assert _stored(app, eorg.id) == 1
+    assert _counted(app, eorg) == 1
+
+
+def _counted(app: FastAPI, eorg: EventOrg) -> int:
     with ctx_of(app).db.read() as s:
         counted = s.execute(
             select(func.sum(InsightsHourly.conversions)).where(InsightsHourly.ad_id == eorg.ad.ad_id)
         )
-        assert counted.scalar_one() == 1
+        return int(counted.scalar_one())
+
+
+def _row(eorg: EventOrg, i: int, key: str | None, order_id: str | None) -> service.PendingEvent:
+    return service.PendingEvent("conversion", conversion_row(i, eorg.id, eorg.click_id, key, order_id))
+
+
+# (explicit key, order_id) of each request in one batch, after ("K0", "W") was stored, and the outcome
+# of each as if they had come one by one.
+IN_BATCH = [
+    (("K", "X"), "ok"),
+    ((None, "X"), "duplicate"),  # the order was stored just before
+    (("K2", "X"), "duplicate"),
+    (("K", "Y"), "duplicate"),  # the key was stored just before ...
+    ((None, "Y"), "ok"),  # ... so order Y was not
+    (("K2", "Z"), "ok"),  # nor key K2 (its request was a duplicate)
+    (("K0", "V"), "duplicate"),  # the key was stored by an earlier batch ...
+    ((None, "V"), "ok"),  # ... so order V was not
+    ((None, None), "ok"),
+    ((None, None), "ok"),
+]
+
+
+@pytest.mark.parametrize("through", ["store_batch", "writer"])
+def test_repeats_inside_one_batch_resolve_as_one_by_one(app: FastAPI, eorg: EventOrg, through: str) -> None:
+    ctx = ctx_of(app)
+    with ctx.db.write() as s:
+        assert service.store_batch(s, [_row(eorg, 99, "K0", "W")]) == ["ok"]
+    batch = [_row(eorg, i, key, order) for i, ((key, order), _) in enumerate(IN_BATCH)]
+    if through == "store_batch":
+        with ctx.db.write() as s:
+            outcomes = service.store_batch(s, batch)
+    else:
+        writer = BatchWriter(ctx.db, service.store_batch, max_rows=100, max_wait_ms=20)
+
+        async def run() -> list[Any]:
+            return list(await asyncio.gather(*(writer.submit(event) for event in batch)))
+
+        try:
+            outcomes = asyncio.run(run())
+        finally:
+            writer.stop()
+    assert outcomes == [outcome for _, outcome in IN_BATCH]
+    assert _stored(app, eorg.id) == 1 + 6
+    assert _counted(app, eorg) == 1 + 6
 
 
 def test_two_writers_on_one_database_still_store_one(app: FastAPI, eorg: EventOrg) -> None:
@@ -74,24 +138,8 @@ def test_two_writers_on_one_database_still_store_one(app: FastAPI, eorg: EventOr
     async def race() -> list[Any]:
         futures = []
         for i in range(40):
-            event = service.PendingEvent(
-                "conversion",
-                {
-                    "id": f"00000000-0000-4000-8000-{i:012d}",
-                    "org_id": eorg.id,
-                    "key_id": "k",
-                    "dedupe_key": "idem:shared",
-                    "click_id": eorg.click_id,
-                    "event_type": "purchase_completed",
-                    "conversion_time": 1771524000,
-                    "conversion_value_micros": 1,
-                    "currency": "USD",
-                    "order_id": None,
-                    "event_id": None,
-                    "data": {},
-                    "received_at": 0.0,
-                },
-            )
+            # Half carry the key, half only the order: one conversion whichever keys a report carries.
+            event = _row(eorg, i, "shared" if i % 2 else None, "order-1")
             futures.append(writers[i % 2].submit(event))
         return list(await asyncio.gather(*futures))
 
@@ -154,3 +202,71 @@ def test_stop_flushes_what_is_queued(app: FastAPI) -> None:
 
     assert asyncio.run(run()) == ["ok"] * 10
     assert sorted(seen) == list(range(10))
+
+
+def test_a_deadlock_between_two_batches_is_raised_as_a_retryable_error(
+    app: FastAPI, db_url: str, eorg: EventOrg
+) -> None:
+    """Two keys per row: batches of two processes can wait on each other in a cycle. PostgreSQL aborts
+    one; it must reach the writer as the OperationalError it retries, not as an unknown failure."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no lock cycles")
+    db = ctx_of(app).db
+    raised: list[BaseException] = []
+    second_done = threading.Event()
+
+    def second() -> None:
+        try:
+            with db.write() as s:
+                # Takes order W and key b, then waits for order X (held by the first transaction).
+                service.store_batch(s, [_row(eorg, 2, "b", "W"), _row(eorg, 3, "c", "X")])
+        except BaseException as exc:
+            raised.append(exc)
+        finally:
+            second_done.set()
+
+    thread = threading.Thread(target=second)
+    try:
+        with db.write() as s:
+            assert service.store_batch(s, [_row(eorg, 1, "a", "X")]) == ["ok"]
+            thread.start()
+            _wait_for_a_lock_wait(db)
+            # Waits for key b (held by the second): a cycle.
+            service.store_batch(s, [_row(eorg, 4, "b", "Y")])
+    except OperationalError as exc:
+        raised.append(exc)
+    second_done.wait(30)
+    thread.join(30)
+    [error] = raised
+    assert isinstance(error, OperationalError)
+    assert type(error.orig).__name__ == "DeadlockDetected"
+
+
+def _wait_for_a_lock_wait(db: Database) -> None:
+    """Until another backend of this database waits on a lock (the second transaction is blocked)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with db.read() as probe:  # a new transaction each time: the view is a per-transaction snapshot
+            if probe.execute(waiting).scalar_one():
+                return
+    raise AssertionError("the second transaction never waited")
+
+
+def test_statement_order_keeps_each_group_of_shared_keys_in_submission_order() -> None:
+    def row(i: int, org: str, order_key: str | None, dedupe_key: str | None) -> dict[str, Any]:
+        return {"i": i, "org_id": org, "order_key": order_key, "dedupe_key": dedupe_key}
+
+    rows = [
+        row(0, "o", "X", "K"),
+        row(1, "o", "X", None),
+        row(2, "o", "A", "K"),  # joins 0 and 1 through K: the group's smallest key is A
+        row(3, "o", None, None),
+        row(4, "o", "B", "Z"),
+        row(5, "a", "Y", None),
+    ]
+    ordered = repository.statement_order(rows, ("order_key", "dedupe_key"))
+    assert [r["i"] for r in ordered] == [5, 3, 0, 1, 2, 4]

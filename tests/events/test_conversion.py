@@ -69,6 +69,7 @@ def test_seed_example_ok_then_duplicate(
     assert row["ad_group_id"] == eorg.ad.ad_group_id
     assert row["ad_id"] == eorg.ad.ad_id
     assert row["dedupe_key"] == "idem:order-123"
+    assert row["order_key"] == f'order:["{eorg.click_id}","purchase_completed","order-123"]'
     assert row["params"] == {
         "integration": "partner_s2s",
         "partner_id": eorg.id,
@@ -101,20 +102,45 @@ def test_defaults_context_fields_and_currency_uppercased(
     assert row["conversion_value"] == 0.0
     for name in ("page_url", "referrer", "user_agent", "channel", "session_id", "client_id", "tag_id"):
         assert row[name] == body[name], name
-    assert row["dedupe_key"] is None
+    assert (row["dedupe_key"], row["order_key"]) == (None, None)
     assert "extra" not in row["params"]
 
 
-def test_idempotency_key_wins_over_event_id(client: TestClient, eorg: EventOrg) -> None:
-    assert post(client, eorg, conv(eorg, event_id="e1"), key="k1") == {"status": "ok"}
-    assert post(client, eorg, conv(eorg, event_id="e2"), key="k1") == {"status": "duplicate"}
-    assert post(client, eorg, conv(eorg, event_id="e1"), key="k2") == {"status": "ok"}
+def test_idempotency_key_wins_over_event_id(
+    client: TestClient, admin_headers: dict[str, str], eorg: EventOrg
+) -> None:
+    assert post(client, eorg, conv(eorg, event_id="e1", order_id="o1"), key="k1") == {"status": "ok"}
+    assert post(client, eorg, conv(eorg, event_id="e2", order_id="o2"), key="k1") == {"status": "duplicate"}
+    # The header was the explicit key, so event_id e1 was never stored as one.
+    assert post(client, eorg, conv(eorg, event_id="e1", order_id="o3"), key="k2") == {"status": "ok"}
+    rows = stored(client, admin_headers, eorg.id, "conversion")
+    assert [(r["dedupe_key"], r["order_id"]) for r in rows] == [("idem:k2", "o3"), ("idem:k1", "o1")]
 
 
-def test_event_id_wins_over_order_id(client: TestClient, eorg: EventOrg) -> None:
+def test_one_order_is_one_conversion_whichever_keys_each_report_carries(
+    client: TestClient, admin_headers: dict[str, str], eorg: EventOrg
+) -> None:
+    assert post(client, eorg, conv(eorg), key="order-123") == {"status": "ok"}
+    assert post(client, eorg, conv(eorg)) == {"status": "duplicate"}  # the same order, no key
+    assert post(client, eorg, conv(eorg), key="retry-2") == {"status": "duplicate"}  # under a new key
+    other = conv(eorg, order_id="order-456")
+    assert post(client, eorg, other, key="order-123") == {"status": "duplicate"}  # the key was seen
+    assert post(client, eorg, other) == {"status": "ok"}  # a different order, no key
+    rows = stored(client, admin_headers, eorg.id, "conversion")
+    assert [(r["order_id"], r["dedupe_key"], r["order_key"]) for r in rows] == [
+        ("order-456", None, f'order:["{eorg.click_id}","purchase_completed","order-456"]'),
+        ("order-123", "idem:order-123", f'order:["{eorg.click_id}","purchase_completed","order-123"]'),
+    ]
+
+
+def test_event_id_and_order_then_the_order_under_another_event_id_is_a_duplicate(
+    client: TestClient, admin_headers: dict[str, str], eorg: EventOrg
+) -> None:
     assert post(client, eorg, conv(eorg, event_id="e1")) == {"status": "ok"}
+    assert post(client, eorg, conv(eorg, event_id="e2")) == {"status": "duplicate"}
     assert post(client, eorg, conv(eorg, event_id="e1", order_id="other")) == {"status": "duplicate"}
-    assert post(client, eorg, conv(eorg, event_id="e2")) == {"status": "ok"}  # same order_id, new event_id
+    [row] = stored(client, admin_headers, eorg.id, "conversion")
+    assert (row["event_id"], row["dedupe_key"]) == ("e1", "event_id:e1")
 
 
 def test_order_id_dedupes_per_click_and_event_type(app: FastAPI, client: TestClient, eorg: EventOrg) -> None:
@@ -123,6 +149,12 @@ def test_order_id_dedupes_per_click_and_event_type(app: FastAPI, client: TestCli
     assert post(client, eorg, conv(eorg, event_type="subscription_created")) == {"status": "ok"}
     other_click = add_click(app, eorg.ad.ad_id)
     assert post(client, eorg, conv(eorg, click_id=other_click)) == {"status": "ok"}
+    # The same holds when the reports carry explicit keys: only the order key is shared.
+    assert post(client, eorg, conv(eorg, event_type="refund"), key="a") == {"status": "ok"}
+    assert post(client, eorg, conv(eorg, event_type="refund", click_id=other_click), key="b") == {
+        "status": "ok"
+    }
+    assert post(client, eorg, conv(eorg, event_type="refund"), key="c") == {"status": "duplicate"}
 
 
 def test_without_any_key_every_call_is_new(
@@ -157,12 +189,14 @@ def test_conversion_is_counted_in_the_hour_of_its_conversion_time(
 ) -> None:
     click_hour = rollup_rows(app, eorg.ad.ad_id)
     assert [(r.clicks, r.conversions) for r in click_hour] == [(1, 0)]
-    assert post(client, eorg, conv(eorg, conversion_time="2026-02-19T18:59:59Z"), key="a") == {"status": "ok"}
-    assert post(
-        client, eorg, conv(eorg, conversion_time="2026-02-19T18:00:00Z", conversion_value=10), key="b"
-    ) == {"status": "ok"}
-    assert post(client, eorg, conv(eorg, currency="EUR", conversion_value=7), key="c") == {"status": "ok"}
-    assert post(client, eorg, conv(eorg), key="a") == {"status": "duplicate"}  # not counted twice
+    late = conv(eorg, conversion_time="2026-02-19T18:59:59Z", order_id="a")
+    assert post(client, eorg, late) == {"status": "ok"}
+    early = conv(eorg, conversion_time="2026-02-19T18:00:00Z", conversion_value=10, order_id="b")
+    assert post(client, eorg, early) == {"status": "ok"}
+    assert post(client, eorg, conv(eorg, currency="EUR", conversion_value=7, order_id="c")) == {
+        "status": "ok"
+    }
+    assert post(client, eorg, conv(eorg, order_id="a")) == {"status": "duplicate"}  # not counted twice
     rows = rollup_rows(app, eorg.ad.ad_id)
     feb = [r for r in rows if r.hour == 1771524000]  # 2026-02-19T18:00:00Z
     assert len(feb) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import uuid
 from collections import defaultdict
@@ -11,22 +10,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from alembic import command
 from fastapi import FastAPI
-from sqlalchemy import Connection, create_engine, func, insert, inspect, select, text
+from sqlalchemy import create_engine, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from tests.databases import database_at, downgrade
 from tests.factories import ctx_of, make_org
 from tests.insights.helpers import T0, AdRef, add_ad, add_ad_group, add_campaign
 from threadline.insights.params import Filter
 from threadline.insights.repository import AD_ROLLUP, ORG_ROLLUP, Scope, rollup_columns
 from threadline.insights.rollups import COUNTERS, RollupDelta, bump, bump_many, hour_of
-from threadline.store.migrate import alembic_config, upgrade
+from threadline.store.migrate import upgrade
 from threadline.store.models import InsightsHourly, InsightsOrgHourly
 
 Key = tuple[str, int, str, str]  # org_id, hour, supply, country
 Totals = dict[Key, tuple[int, ...]]
-PG_URL = os.environ.get("THREADLINE_TEST_DATABASE_URL")
 
 
 def test_bump_and_bump_many_write_the_org_bucket_in_the_same_call(app: FastAPI) -> None:
@@ -113,25 +111,8 @@ def test_account_queries_without_entities_read_the_org_table() -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def url_at_0004(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database migrated up to the revision before the org rollup."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrate.db'}"
-        upgrade(url, "0004")
+    with database_at(request.param, tmp_path, "0004") as url:
         yield url
-        return
-    assert PG_URL
-    # A throwaway schema, not a database: dropping a database costs seconds.
-    schema = f"migrate_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_psycopg(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{_psycopg(PG_URL)}?options=-csearch_path={schema}"
-    try:
-        upgrade(url, "0004")
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_migration_backfills_the_org_table_and_downgrades(url_at_0004: str) -> None:
@@ -164,7 +145,7 @@ def test_migration_backfills_the_org_table_and_downgrades(url_at_0004: str) -> N
             assert len(org_rows) == 2 * 3 * 2
         assert "ix_insights_hourly_org_hour" not in _indexes(engine)
         with engine.begin() as conn:
-            _downgrade(conn, url_at_0004, "0004")
+            downgrade(conn, url_at_0004, "0004")
         assert "insights_org_hourly" not in inspect(engine).get_table_names()
         assert "ix_insights_hourly_org_hour" in _indexes(engine)
     finally:
@@ -211,13 +192,3 @@ def _ad_sums(s: Session) -> Totals:
 
 def _indexes(engine: object) -> set[str]:
     return {str(ix["name"]) for ix in inspect(engine).get_indexes("insights_hourly")}
-
-
-def _downgrade(conn: Connection, url: str, revision: str) -> None:
-    cfg = alembic_config(url)
-    cfg.attributes["connection"] = conn
-    command.downgrade(cfg, revision)
-
-
-def _psycopg(url: str) -> str:
-    return "postgresql+psycopg://" + url.split("://", 1)[1]

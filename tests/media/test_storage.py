@@ -25,6 +25,34 @@ def test_local_put_get_delete(tmp_path: Path) -> None:
     assert store.get(FILE_ID) is None
 
 
+def test_local_put_file_copies_atomically_and_keeps_the_source(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path / "media")
+    source = tmp_path / "video.mp4"
+    source.write_bytes(os.urandom(3 * 1024 * 1024 + 5))
+    store.put_file("threads/v.mp4", source, "video/mp4")
+    assert store.get("threads/v.mp4") == source.read_bytes()
+    assert source.exists()
+    assert [p.name for p in (tmp_path / "media/threads").iterdir()] == ["v.mp4"]
+    with pytest.raises(ValueError, match="escapes"):
+        store.put_file("../evil", source, "video/mp4")
+
+
+def test_local_put_file_failure_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalStorage(tmp_path)
+    source = tmp_path / "v.mp4"
+    source.write_bytes(b"x" * 1000)
+
+    def boom(*_a: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="disk full"):
+        store.put_file("threads/v.mp4", source, "video/mp4")
+    assert list((tmp_path / "threads").iterdir()) == []
+
+
 def test_local_refuses_paths_outside_root(tmp_path: Path) -> None:
     store = LocalStorage(tmp_path / "media")
     (tmp_path / "secret").write_text("s")
@@ -56,7 +84,7 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-def test_s3_backend_roundtrip(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s3_backend_roundtrip(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import boto3
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
@@ -79,6 +107,11 @@ def test_s3_backend_roundtrip(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch)
     assert head["ContentType"] == "image/png"
     store.delete(FILE_ID)
     assert store.get(FILE_ID) is None
+    source = tmp_path / "v.mp4"
+    source.write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(1024))
+    store.put_file("threads/v.mp4", source, "video/mp4")
+    assert store.get("threads/v.mp4") == source.read_bytes()
+    assert client.head_object(Bucket="media", Key="tl/threads/v.mp4")["ContentType"] == "video/mp4"
 
 
 def test_make_storage_rejects_bad_settings() -> None:

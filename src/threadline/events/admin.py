@@ -53,7 +53,8 @@ def conversion_row(c: Conversion) -> dict[str, Any]:
         "ad_group_id": c.ad_group_id,
         "ad_id": c.ad_id,
         "key_id": c.key_id,
-        "dedupe_key": c.dedupe_key,
+        "dedupe_key": c.dedupe_key,  # the explicit key: idem:<Idempotency-Key>, else event_id:<event_id>
+        "order_key": c.order_key,
         "received_at": c.received_at,
     }
 

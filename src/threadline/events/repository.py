@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from sqlalchemy import JSON, Row, Table, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from threadline.store.models import Click, CollectEvent, Conversion
@@ -15,46 +16,85 @@ TABLES: dict[str, Table] = {
     "collect": CollectEvent.__table__,  # type: ignore[dict-item]
     "conversion": Conversion.__table__,  # type: ignore[dict-item]
 }
+# A row is a duplicate when any of these is already stored for its org (each has a unique constraint).
+DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
+    "collect": ("dedupe_key",),
+    "conversion": ("order_key", "dedupe_key"),  # the order key, and the explicit key
+}
 # id, org_id, campaign_id, ad_group_id, ad_id, supply, country
 ClickRow = Row[str, str, str, str, str, str, str]
-MAX_CLICK_ID = 36
-_MAX_PARAMS = 30_000  # bound parameters per statement: SQLite allows 32,766, PostgreSQL 65,535  # the clicks.id column width: anything longer cannot exist
+MAX_CLICK_ID = 36  # the clicks.id column width: anything longer cannot exist
+_MAX_PARAMS = 30_000  # bound parameters per statement: SQLite allows 32,766, PostgreSQL 65,535
 
 
 def insert_deduped(
     session: Session, kind: Literal["collect", "conversion"], rows: Sequence[dict[str, Any]]
 ) -> list[bool]:
-    """Insert rows; per row, whether it was stored (False: its dedupe key already existed).
+    """Insert rows; per row, whether it was stored (False: one of its dedupe keys was already stored).
 
-    Repeats inside the batch are settled here (the first wins); repeats of stored rows by the unique
-    (org_id, dedupe_key) constraint, which also holds across processes.
+    Every row goes into ``INSERT .. ON CONFLICT DO NOTHING``, and both stores apply a statement's rows
+    one after another: a row repeating a key of a row stored earlier in the same statement is skipped
+    exactly like a repeat of a committed row. So repeats inside a batch resolve as if the requests had
+    come one by one, and repeats across processes are settled by the unique constraints.
     """
-    stored = [False] * len(rows)
-    seen: set[tuple[str, str]] = set()
-    plain: list[dict[str, Any]] = []
-    keyed: list[dict[str, Any]] = []
+    ordered = list(rows)
+    # SQLite takes its write lock up front (BEGIN IMMEDIATE): one writer at a time, no lock order to keep.
+    if session.connection().dialect.name != "sqlite":
+        ordered = statement_order(rows, DEDUPE_KEYS[kind])
+    inserted = _insert_returning_ids(session, TABLES[kind], ordered)
+    return [row["id"] in inserted for row in rows]
+
+
+def statement_order(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows that share a key (directly or through others) in submission order; such groups in key order.
+
+    Within a group the first request wins, as if they had come one by one; groups share no key, so their
+    order changes no outcome. Ordering the groups by key makes concurrent PostgreSQL transactions wait on
+    keys in one order: with one key column that rules out deadlocks; with two it makes them rare, and
+    PostgreSQL aborts one (the writer retries it).
+    """
+    owner: dict[tuple[str, int, str], int] = {}
+    repeats: list[tuple[int, int]] = []
+    smallest: list[tuple[str, int, str]] = []  # per row: its first key (columns compare in that order)
     for i, row in enumerate(rows):
-        key = row["dedupe_key"]
-        if key is None:
-            plain.append(row)
-            stored[i] = True
-            continue
-        scoped = (row["org_id"], key)
-        if scoped in seen:
-            continue
-        seen.add(scoped)
-        keyed.append(row)
-    # Sorted, so concurrent PostgreSQL transactions wait on keys in one order (no deadlock).
-    keyed.sort(key=lambda row: (row["org_id"], row["dedupe_key"]))
-    inserted = _insert_returning_ids(session, TABLES[kind], plain + keyed)
-    for i, row in enumerate(rows):
-        if not stored[i]:
-            stored[i] = row["id"] in inserted
-    return stored
+        org = row["org_id"]
+        first: tuple[str, int, str] | None = None
+        for col, name in enumerate(keys):
+            value = row[name]
+            if value is None:
+                continue
+            key = (org, col, value)
+            if first is None:
+                first = key
+            j = owner.setdefault(key, i)
+            if j != i:
+                repeats.append((i, j))
+        smallest.append(first or (org, -1, ""))  # keyless rows lead their org's rows
+    if repeats:  # join the rows that share keys; each group sorts by its smallest key
+        parent = list(range(len(rows)))
+        for i, j in repeats:
+            a, b = _root(parent, i), _root(parent, j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        lead: dict[int, tuple[str, int, str]] = {}
+        for i, key in enumerate(smallest):
+            r = _root(parent, i)
+            if r not in lead or key < lead[r]:
+                lead[r] = key
+        smallest = [lead[_root(parent, i)] for i in range(len(rows))]
+    # Stable: rows of one group keep their submission order.
+    return [rows[i] for i in sorted(range(len(rows)), key=smallest.__getitem__)]
+
+
+def _root(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]  # path halving
+        i = parent[i]
+    return i
 
 
 def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> set[str]:
-    """``INSERT .. ON CONFLICT (org_id, dedupe_key) DO NOTHING RETURNING id``, straight on the driver.
+    """``INSERT .. ON CONFLICT DO NOTHING RETURNING id``, straight on the driver.
 
     This is the events hot path: building the multi-row statement and its flat parameter list here
     costs a fraction of SQLAlchemy's per-row bind processing, and the writer thread holds the GIL
@@ -69,8 +109,10 @@ def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, A
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     one = "(" + ",".join([mark] * len(names)) + ")"
     head = f"INSERT INTO {table.name} ({','.join(names)}) VALUES "
-    tail = " ON CONFLICT (org_id, dedupe_key) DO NOTHING RETURNING id"
+    # No conflict target: a conversion has two unique keys and either one makes it a duplicate.
+    tail = " ON CONFLICT DO NOTHING RETURNING id"
     per_statement = max(1, _MAX_PARAMS // len(names))
+    dbapi = conn.dialect.loaded_dbapi
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     inserted: set[str] = set()
     try:
@@ -82,7 +124,14 @@ def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, A
                 for i in json_at:
                     values[i] = json.dumps(values[i])
                 params.extend(values)
-            cursor.execute(head + ",".join([one] * len(chunk)) + tail, params)
+            statement = head + ",".join([one] * len(chunk)) + tail
+            try:
+                cursor.execute(statement, params)
+            except dbapi.Error as exc:
+                # Wrapped as SQLAlchemy would: the writer retries OperationalError (a deadlock among them).
+                raise DBAPIError.instance(
+                    statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
+                ) from exc
             inserted.update(r[0] for r in cursor.fetchall())
     finally:
         cursor.close()

@@ -51,7 +51,10 @@ _IDEMPOTENCY_PARAM = {
     "in": "header",
     "required": False,
     "schema": {"type": "string", "maxLength": 1024},
-    "description": "Dedupe key for retries; wins over `event_id` and `order_id`.",
+    "description": (
+        "Dedupe key for retries; wins over `event_id`. A conversion with an `order_id` is also a"
+        " duplicate when the same (`click_id`, `event_type`, `order_id`) was already stored."
+    ),
 }
 
 

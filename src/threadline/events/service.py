@@ -148,17 +148,18 @@ def collect_dedupe_key(tag_id: str, event_id: str | None) -> str | None:
     return _dedupe("event", tag_id, event_id) if event_id else None
 
 
-def conversion_dedupe_key(
-    idempotency_key: str | None, event_id: str | None, click_id: str, event_type: str, order_id: str | None
-) -> str | None:
-    """First that applies: Idempotency-Key header, event_id, (click_id, event_type, order_id)."""
+def conversion_explicit_key(idempotency_key: str | None, event_id: str | None) -> str | None:
+    """The Idempotency-Key header, else event_id: the header wins when both are sent."""
     if idempotency_key and idempotency_key.strip():
         return _dedupe("idem", idempotency_key)
     if event_id:
         return _dedupe("event_id", event_id)
-    if order_id:
-        return _dedupe("order", click_id, event_type, order_id)
     return None
+
+
+def conversion_order_key(click_id: str, event_type: str, order_id: str | None) -> str | None:
+    """(click_id, event_type, order_id) when there is an order: held alongside the explicit key."""
+    return _dedupe("order", click_id, event_type, order_id) if order_id else None
 
 
 def to_micros(value: float) -> int:
@@ -219,9 +220,8 @@ def conversion_event(
             "id": row_id(),
             "org_id": principal.org_id,
             "key_id": principal.key_id,
-            "dedupe_key": conversion_dedupe_key(
-                idempotency_key, conv.event_id, conv.click_id, event_type, conv.order_id
-            ),
+            "dedupe_key": conversion_explicit_key(idempotency_key, conv.event_id),
+            "order_key": conversion_order_key(conv.click_id, event_type, conv.order_id),
             "click_id": conv.click_id,
             "event_type": event_type,
             "conversion_time": conv.conversion_ts,

@@ -271,13 +271,17 @@ class Conversion(Base):
     __tablename__ = "conversions"
     __table_args__ = (
         UniqueConstraint("org_id", "dedupe_key"),
+        UniqueConstraint("org_id", "order_key"),
         Index("ix_conversions_org_seq", "org_id", "seq"),
     )
     seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     org_id: Mapped[str] = mapped_column(String(36))
     key_id: Mapped[str] = mapped_column(String(36))
+    # The explicit key (Idempotency-Key, else event_id) and the order key (click, event type, order_id):
+    # a conversion is a duplicate when either is already stored (migration 0006).
     dedupe_key: Mapped[str | None] = mapped_column(String(600), nullable=True)
+    order_key: Mapped[str | None] = mapped_column(String(600), nullable=True)
     click_id: Mapped[str] = mapped_column(String(36), index=True)
     campaign_id: Mapped[str] = mapped_column(String(36))
     ad_group_id: Mapped[str] = mapped_column(String(36))
