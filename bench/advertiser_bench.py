@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy import insert
 from tests.factories import seed_org
 
-from bench.common import fresh_store, machine, percentiles, report, start_server, wrk
+from bench.common import cpu_seconds, fresh_store, machine, percentiles, report, start_server, wrk
 from threadline.config import Settings
 from threadline.context import build_context
 from threadline.kit.ids import new_id
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--creates", type=int, default=200)
+    parser.add_argument("--ratio-only", action="store_true", help="only the ad_account vs bare figure")
     args = parser.parse_args()
     print(f"# machine: {machine()}")
     with fresh_store(args.store) as url:
@@ -110,17 +111,25 @@ def main() -> None:
             auth = {"Authorization": f"Bearer {key}"}
             base = server.base_url
             wrk(f"{base}/bench/bare-json", seconds=2)  # warm up
+            assert server.proc is not None
+            cpu0 = cpu_seconds(server.proc.pid)
             bare = wrk(f"{base}/bench/bare-json", seconds=args.seconds)
+            cpu1 = cpu_seconds(server.proc.pid)
             account = wrk(f"{base}/v1/ad_account", seconds=args.seconds, headers=auth)
+            cpu2 = cpu_seconds(server.proc.pid)
             report(
                 "ad_account_vs_bare",
                 store=args.store,
                 bare_rps=round(bare["rps"]),
                 ad_account_rps=round(account["rps"]),
                 ratio=round(account["rps"] / bare["rps"], 3),
-                target_ratio=0.6,
+                target_ratio=0.8,
+                server_cpu_us_bare=round((cpu1 - cpu0) / (bare["rps"] * args.seconds) * 1e6),
+                server_cpu_us_ad_account=round((cpu2 - cpu1) / (account["rps"] * args.seconds) * 1e6),
                 non_2xx=account["non_2xx"],
             )
+            if args.ratio_only:
+                return
             first = wrk(f"{base}/v1/campaigns?limit=20", seconds=args.seconds, connections=1, headers=auth)
             deep = wrk(
                 f"{base}/v1/campaigns?limit=20&after={middle_id}",

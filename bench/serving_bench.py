@@ -164,7 +164,7 @@ def line(name: str, samples_ms: list[float]) -> None:
 def in_process(settings: Settings, rng: random.Random, n: int) -> None:
     app = create_app(settings)
     ctx = app.state.ctx
-    engine: ServingEngine = ctx.services["serving"]
+    engine: ServingEngine = ctx.serving
     t0 = time.perf_counter()
     snap = engine.index.snapshot()
     print(

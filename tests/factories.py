@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from threadline.billing.providers import make_provider
 from threadline.context import AppContext
 from threadline.operator import orgs
 
@@ -38,7 +37,7 @@ def seed_org(
     card: str | None = "tok_visa",
 ) -> orgs.NewOrg:
     """An org (and its default card) through the operator services, as the admin API creates them."""
-    provider = ctx.services.get("payments") or make_provider(ctx.settings, ctx.db, ctx.clock)
+    provider = ctx.payments
     details = orgs.attach_card(provider, card) if card else None
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name=name, url=url)

@@ -7,40 +7,42 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import ModuleType
 from typing import Any
 
-import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Receive, Scope, Send
 
 from threadline import __version__
-from threadline.advertiser.gate import AdvertiserGate
 from threadline.config import Settings
 from threadline.context import AppContext, build_context
-from threadline.kit.bodylimit import BodyLimitMiddleware, BodyTooLarge
+from threadline.gate import SURFACE_KEY, SurfaceGate
+from threadline.kit.bodylimit import BodyTooLarge
 from threadline.kit.clock import Clock
-from threadline.kit.errors import OPENAI_SURFACE, ApiError, Surface, validation_to_api_error
+from threadline.kit.errors import ApiError, validation_to_api_error
 from threadline.kit.heap import settle_heap
 from threadline.kit.observability import Metrics, ObservabilityMiddleware, configure_logging
 from threadline.kit.openapi import install_openapi
+from threadline.kit.surface import Surface, SurfaceTable
+from threadline.routing import install_dispatcher
+from threadline.surfaces import surface_table
 
 log = logging.getLogger("threadline")
 
 
-def surface_for(app: FastAPI, path: str) -> Surface:
-    registered: list[Surface] = app.state.surfaces
-    for surface in registered:
-        if surface.matches(path):
-            return surface
-    return OPENAI_SURFACE
+def surface_for(request: Request) -> Surface:
+    surface: Surface | None = request.scope.get(SURFACE_KEY)
+    if surface is None:  # an error raised before the gate ran
+        table: SurfaceTable = request.app.state.surfaces
+        surface = table.lookup(request.url.path)
+    return surface
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The ASGI app. Building it has no side effects; components start in its lifespan."""
     settings = settings or Settings()
     configure_logging()
     ctx = build_context(settings, clock)
@@ -50,9 +52,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         description="Self-hostable, Thrad-compatible advertising platform for AI conversations.",
         docs_url="/docs",
         redoc_url=None,
+        redirect_slashes=False,
+        # Our own observability (kit/observability.py) measures requests; FastAPI's OpenTelemetry hook
+        # would re-check for a configured provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    table = surface_table()
     app.state.ctx = ctx
-    app.state.surfaces = []
+    app.state.surfaces = table
     metrics = Metrics()
     app.state.metrics = metrics
 
@@ -61,31 +68,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # First in the route table: the baseline pays the least routing, so ratios err low, not high.
         _mount_bench_baselines(app)
     _mount_slices(app, ctx)
-    _install_jobs(app, ctx)
     _mount_ops(app, ctx, metrics)
+    install_dispatcher(app, table)
     install_openapi(app)
-    _settle_heap_after_startup(app)
-
-    async def reject_too_large(scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
-        err = ApiError(413, "request_too_large", "The request body is too large.")
-        request = Request(scope, receive)
-        response = surface_for(app, path).render(err, request)
-        await response(scope, receive, send)
+    _run_components(app, ctx)
 
     # Order matters: the outermost middleware is added last.
-    app.add_middleware(AdvertiserGate, ctx=ctx)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        rules=[
-            ("/v1/upload", None),  # the upload route streams and enforces its own 5 MB limit
-            ("/v1/api/", settings.events_max_body_bytes),
-            ("/api/collect", settings.events_max_body_bytes),
-            ("/api/conversion", settings.events_max_body_bytes),
-        ],
-        default=settings.max_json_body_bytes,
-        reject=reject_too_large,
-    )
+    app.add_middleware(SurfaceGate, ctx=ctx, table=table)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, log_requests=settings.log_requests)
     return app
 
@@ -93,11 +82,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
-        return surface_for(app, request.url.path).render(exc, request)
+        return surface_for(request).render(exc, request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        surface = surface_for(app, request.url.path)
+        surface = surface_for(request)
         err = validation_to_api_error(exc.errors(), status=surface.validation_status)
         return surface.render(err, request)
 
@@ -111,56 +100,21 @@ def _install_error_handlers(app: FastAPI) -> None:
             err = ApiError(405, "method_not_allowed", "Method not allowed on this path.")
         else:
             err = ApiError(exc.status_code, "invalid_request", str(exc.detail))
-        return surface_for(app, request.url.path).render(err, request)
+        return surface_for(request).render(err, request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         err = ApiError(500, "server_error", "The server had an error while processing your request.")
         err.type = "api_error"
-        return surface_for(app, request.url.path).render(err, request)
+        return surface_for(request).render(err, request)
 
 
 def _mount_slices(app: FastAPI, ctx: AppContext) -> None:
-    from threadline import events, insights, media, operator, publishing, serving
-    from threadline.advertiser.routes import router as advertiser_router
-    from threadline.billing.providers import make_provider
+    from threadline import advertiser, events, insights, media, operator, publishing, serving
 
-    ctx.services["payments"] = make_provider(ctx.settings, ctx.db, ctx.clock)
-
-    def install(slice_: ModuleType) -> None:
+    for slice_ in (events, advertiser, serving, media, insights, operator, publishing):
         importlib.import_module(f"{slice_.__name__}.routes").install(app, ctx)
-
-    # Requests are matched against routes in order, so the high-volume surfaces come first.
-    install(events)
-    app.include_router(advertiser_router)
-    install(serving)  # its latency target is server-side time, which routing does not enter
-    for slice_ in (media, insights, operator, publishing):
-        install(slice_)
-
-
-def _install_jobs(app: FastAPI, ctx: AppContext) -> None:
-    """Every slice's job handlers; the in-server worker runs for the app's lifespan unless disabled."""
-    from threadline.background import make_worker, register_job_handlers
-
-    register_job_handlers(ctx)
-    if not ctx.settings.jobs_worker_enabled:
-        return
-    worker = make_worker(ctx)
-    ctx.services["job_worker"] = worker
-    previous = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
-        # Inside the slices' lifespans: handlers may use their services, so it starts last, stops first.
-        async with previous(application) as state:
-            await anyio.to_thread.run_sync(worker.start)
-            try:
-                yield state
-            finally:
-                await anyio.to_thread.run_sync(worker.stop)
-
-    app.router.lifespan_context = lifespan
 
 
 def _mount_ops(app: FastAPI, ctx: AppContext, metrics: Metrics) -> None:
@@ -179,14 +133,20 @@ def _mount_ops(app: FastAPI, ctx: AppContext, metrics: Metrics) -> None:
         return PlainTextResponse(body, media_type=content_type)
 
 
-def _settle_heap_after_startup(app: FastAPI) -> None:
+def _run_components(app: FastAPI, ctx: AppContext) -> None:
+    """The lifespan: start every component, settle the heap, and stop them all when the app ends."""
     previous = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
-        async with previous(application) as state:
-            settle_heap()
-            yield state
+        await anyio.to_thread.run_sync(ctx.start)
+        try:
+            async with previous(application) as state:
+                settle_heap()
+                yield state
+        finally:
+            # Everything already queued is committed and answered, and no component thread is left.
+            await anyio.to_thread.run_sync(ctx.stop)
 
     app.router.lifespan_context = lifespan
 
@@ -205,6 +165,10 @@ def _mount_bench_baselines(app: FastAPI) -> None:
     @app.post("/bench/bare-json", include_in_schema=False)
     async def bare_post_json() -> Response:
         return JSONResponse({"ok": True})
+
+    # Ahead of FastAPI's own /openapi.json and /docs routes too.
+    routes = app.router.routes
+    routes[:] = routes[-3:] + routes[:-3]
 
 
 def app_factory() -> FastAPI:

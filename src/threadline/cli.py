@@ -26,9 +26,8 @@ from sqlalchemy.exc import OperationalError
 
 from threadline import demo as demo_setup
 from threadline import simulate as simulation
-from threadline.background import make_worker, register_job_handlers
+from threadline.background import make_worker
 from threadline.billing.charges import reconcile_pending_charges
-from threadline.billing.providers import make_provider
 from threadline.config import Settings
 from threadline.context import AppContext, build_context
 from threadline.kit.errors import ApiError, validation_to_api_error
@@ -117,12 +116,11 @@ def operator_context() -> Iterator[AppContext]:
     """An AppContext like the server's (settings from the environment), on a migrated store."""
     settings = Settings()
     upgrade(settings.resolved_database_url)
-    ctx = build_context(settings)
     try:
-        try:
-            ctx.services["payments"] = make_provider(settings, ctx.db, ctx.clock)
-        except ValueError as e:
-            raise CliError(str(e)) from None
+        ctx = build_context(settings)  # the same container as the server's, components not started
+    except ValueError as e:  # a misconfigured payment provider or storage backend
+        raise CliError(str(e)) from None
+    try:
         yield ctx
     finally:
         ctx.db.dispose()
@@ -614,7 +612,6 @@ def worker(
             err_console.print(line, markup=False)
 
     with operator_context() as ctx:
-        register_job_handlers(ctx)
         runner = make_worker(ctx, threads=threads, name="cli", on_outcome=report)
         kinds = ", ".join(ctx.jobs.kinds)
         if drain:

@@ -1,23 +1,101 @@
-"""Everything a request needs that lives as long as the server: built once by create_app."""
+"""The service container: everything that lives as long as the server, built in one place.
+
+``build_context`` is the only constructor; the app (create_app), the CLI and the tests all use it, so
+they get the same services. Building has no side effects: no file is written and no thread starts.
+Long-lived components (the events writer, the serving index refresher, the semantic model, job workers)
+are registered on ``ctx.components`` and run between ``ctx.start()`` and ``ctx.stop()`` — the app calls
+them from its lifespan; a CLI command that needs them calls them itself.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets as _secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+import anyio
+
+from threadline.auth.authenticator import Authenticator
 from threadline.auth.keys import KeyCache
+from threadline.billing.providers import PaymentProvider, make_provider
 from threadline.config import Settings
 from threadline.kit.clock import Clock
 from threadline.kit.idempotency import IdempotencyStore
-from threadline.kit.jobs import JobRegistry
+from threadline.kit.jobs import JobRegistry, JobWorker
 from threadline.kit.ratelimit import RateLimiter
+from threadline.media.storage import MediaStorage, make_storage
 from threadline.store.db import Database
 
+if TYPE_CHECKING:
+    from threadline.events.service import PendingEvent
+    from threadline.events.writer import BatchWriter
+    from threadline.serving.service import ServingEngine
 
-@dataclass
+log = logging.getLogger("threadline")
+
+
+class Component(Protocol):
+    """Something long-lived with a thread, a pool or a loaded model: started and stopped with its owner."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Components:
+    """Started in registration order, stopped in reverse; stop() always reaches every started one."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, Component]] = []
+        self._started: list[tuple[str, Component]] = []
+        self._lock = threading.Lock()
+
+    def add(self, name: str, component: Component) -> None:
+        if any(n == name for n, _ in self._items):
+            raise ValueError(f"component {name!r} is already registered")
+        self._items.append((name, component))
+
+    def names(self) -> list[str]:
+        return [n for n, _ in self._items]
+
+    def start(self) -> None:
+        with self._lock:
+            for name, component in self._items:
+                if any(c is component for _, c in self._started):
+                    continue
+                component.start()
+                self._started.append((name, component))
+
+    def stop(self) -> None:
+        with self._lock:
+            while self._started:
+                name, component = self._started.pop()
+                try:
+                    component.stop()
+                except Exception:  # the others must still stop
+                    log.exception("stopping component failed", extra={"component": name})
+
+
+@dataclass(frozen=True)
+class SemanticModel:
+    """THREADLINE_MATCHER=semantic: the embedding model is loaded at start-up, not by the first request."""
+
+    def start(self) -> None:
+        from threadline.serving import semantic  # the optional extra, imported only when selected
+
+        semantic.model()
+
+    def stop(self) -> None:
+        return None  # the model is process-wide and read-only; nothing to release
+
+
+@dataclass(eq=False)
 class AppContext:
     settings: Settings
     db: Database
@@ -25,11 +103,46 @@ class AppContext:
     limiter: RateLimiter
     keys: KeyCache
     idempotency: IdempotencyStore
-    secret_key: str
-    # Slices hang their long-lived services here (payment provider, media storage, event writer, ...).
-    services: dict[str, Any] = field(default_factory=dict)
+    authenticator: Authenticator
+    payments: PaymentProvider
+    media_storage: MediaStorage
+    components: Components = field(default_factory=Components)
     # Durable job handlers by kind (threadline.background registers every slice's).
     jobs: JobRegistry = field(default_factory=JobRegistry)
+    # The in-server job worker (None when THREADLINE_JOBS_WORKER_ENABLED=false).
+    job_worker: JobWorker | None = None
+    # Filled by build_context once the context exists (they hold a reference to it).
+    event_writer: BatchWriter[PendingEvent] = field(init=False)
+    serving: ServingEngine = field(init=False)
+    # Image decoding is CPU-bound: at most one per core (created in the event loop, on first use).
+    image_decode_slots: anyio.CapacityLimiter | None = None
+    # Caches: the stored admin-token hash, rate-limit items per policy.
+    admin_token_hash: str | None = None
+    ad_account_cache: dict[str, tuple[float, bytes]] = field(default_factory=dict)
+    rate_items: dict[Any, Any] = field(default_factory=dict)
+    _secret_key: str | None = None
+
+    @property
+    def secret_key(self) -> str:
+        """THREADLINE_SECRET_KEY, or the one kept in the data dir (created on first use, not at build)."""
+        if self._secret_key is None:
+            self._secret_key = load_or_create_secret(self.settings)
+        return self._secret_key
+
+    def start(self) -> None:
+        Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
+        self.components.start()
+
+    def stop(self) -> None:
+        self.components.stop()
+
+    @contextmanager
+    def running(self) -> Iterator[AppContext]:
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
 
 
 def load_or_create_secret(settings: Settings) -> str:
@@ -55,15 +168,44 @@ def load_or_create_secret(settings: Settings) -> str:
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    """The one place the container is built (app, CLI, tests and benchmarks)."""
+    from threadline.auth.authenticator import build_authenticator
+    from threadline.background import make_worker, register_job_handlers
+    from threadline.events import service as events_service
+    from threadline.events.writer import BatchWriter
+    from threadline.operator.admin_token import AdminTokenBootstrap, check_admin_token
+    from threadline.serving.service import ServingEngine
+
     clock = clock or Clock()
     db = Database(settings.resolved_database_url)
-    return AppContext(
+    keys = KeyCache(settings.auth_cache_seconds)
+    ctx = AppContext(
         settings=settings,
         db=db,
         clock=clock,
         limiter=RateLimiter(settings.redis_url, enabled=settings.rate_limits_enabled),
-        keys=KeyCache(settings.auth_cache_seconds),
+        keys=keys,
         idempotency=IdempotencyStore(db, clock, settings.idempotency_lease_seconds),
-        secret_key=load_or_create_secret(settings),
+        authenticator=Authenticator(),
+        payments=make_provider(settings, db, clock),
+        media_storage=make_storage(settings),
     )
+    ctx.components.add("admin-token", AdminTokenBootstrap(ctx))
+    ctx.authenticator = build_authenticator(db, keys, clock, lambda token: check_admin_token(ctx, token))
+    ctx.event_writer = BatchWriter(
+        db,
+        events_service.store_batch,
+        max_rows=settings.events_batch_max_rows,
+        max_wait_ms=settings.events_batch_max_wait_ms,
+    )
+    ctx.serving = ServingEngine(ctx)
+    if settings.matcher == "semantic":
+        ctx.components.add("semantic-model", SemanticModel())
+    ctx.components.add("event-writer", ctx.event_writer)
+    ctx.components.add("serving-index", ctx.serving)
+    register_job_handlers(ctx)
+    if settings.jobs_worker_enabled:
+        # Added last so it starts last and stops first: handlers use the other components.
+        ctx.job_worker = make_worker(ctx)
+        ctx.components.add("job-worker", ctx.job_worker)
+    return ctx

@@ -187,10 +187,10 @@ def _save_state(ctx: AppContext, state: _State) -> None:
 
 
 def _create_parties(ctx: AppContext) -> tuple[_State, dict[str, str]]:
-    card = orgs.attach_card(ctx.services["payments"], "tok_visa")
+    card = orgs.attach_card(ctx.payments, "tok_visa")
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name=ORG_NAME, url=ORG_URL)
-        orgs.add_payment_method(s, ctx.clock, ctx.services["payments"], new.org.id, card)
+        orgs.add_payment_method(s, ctx.clock, ctx.payments, new.org.id, card)
         _, event_key = keys.mint_key(s, ctx.clock, kind="event", org_id=new.org.id, label=EVENT_KEY_LABEL)
         publisher = Publisher(
             id=new_id(),

@@ -156,8 +156,8 @@ class FailAfterCharge:
 def test_provider_failure_after_charge_then_retry_charges_once(app: FastAPI, client: TestClient) -> None:
     org = make_org(app)
     ctx = ctx_of(app)
-    flaky = FailAfterCharge(ctx.services["payments"])
-    ctx.services["payments"] = flaky
+    flaky = FailAfterCharge(ctx.payments)
+    ctx.payments = flaky
     headers = {**org.headers, "Idempotency-Key": "retry-me"}
     first = client.post("/v1/campaigns", json=campaign_body(), headers=headers)
     assert first.status_code == 503
@@ -247,7 +247,7 @@ def test_dead_process_claim_is_resumed_after_the_lease(
 def test_released_key_reused_with_another_body_is_refused(app: FastAPI, client: TestClient) -> None:
     org = make_org(app)
     ctx = ctx_of(app)
-    ctx.services["payments"] = FailAfterCharge(ctx.services["payments"])
+    ctx.payments = FailAfterCharge(ctx.payments)
     headers = {**org.headers, "Idempotency-Key": "changed-body"}
     assert client.post("/v1/campaigns", json=campaign_body(), headers=headers).status_code == 503
     r = client.post("/v1/campaigns", json=campaign_body(name="Something else"), headers=headers)

@@ -55,7 +55,7 @@ def _fail_create(
 ) -> Any:
     ctx = ctx_of(app)
     org = make_org(app, card=card)
-    ctx.services["payments"] = Flaky(ctx.services["payments"], charge_first=charge_first)
+    ctx.payments = Flaky(ctx.payments, charge_first=charge_first)
     r = client.post("/v1/campaigns", json=campaign_body(), headers={**org.headers, "Idempotency-Key": key})
     assert r.status_code == 503
     return org
@@ -121,7 +121,7 @@ def test_reconciler_failure_keeps_the_row_pending(
 ) -> None:
     org = _fail_create(app, client, charge_first=True)
     ctx = ctx_of(app)
-    provider = ctx.services["payments"]
+    provider = ctx.payments
 
     def refund_down(*, provider_ref: str, idempotency_key: str) -> None:
         raise ProviderError("refund endpoint down")

@@ -153,7 +153,7 @@ def test_two_writers_on_one_database_still_store_one(app: FastAPI, eorg: EventOr
 
 
 def test_concurrent_requests_share_transactions(app: FastAPI, client: TestClient, eorg: EventOrg) -> None:
-    writer: BatchWriter[Any] = ctx_of(app).services["event_writer"]
+    writer: BatchWriter[Any] = ctx_of(app).event_writer
     before = writer.batches
 
     def one(i: int) -> int:

@@ -27,7 +27,8 @@ def test_the_server_runs_a_worker_for_its_lifespan(settings: Settings, clock: Mo
     ctx = app.state.ctx
     ran = threading.Event()
     ctx.jobs.register("test.ping", lambda _job: ran.set())
-    worker: JobWorker = ctx.services["job_worker"]
+    worker = ctx.job_worker
+    assert isinstance(worker, JobWorker)
     try:
         with TestClient(app):
             assert worker.running
@@ -49,7 +50,7 @@ def test_the_server_runs_a_worker_for_its_lifespan(settings: Settings, clock: Mo
 def test_worker_can_be_disabled(settings: Settings) -> None:
     app = create_app(settings)  # the test settings turn it off
     try:
-        assert "job_worker" not in app.state.ctx.services
+        assert app.state.ctx.job_worker is None
         assert RECONCILE in app.state.ctx.jobs.kinds  # handlers are registered all the same
     finally:
         app.state.ctx.db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 
 import pytest
@@ -60,3 +61,63 @@ def test_redis_limiter_is_shared_between_processes() -> None:
     assert results == [True, True, True, True]
     assert not a.hit(item, key).allowed
     assert not b.hit(item, key).allowed
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_memory_limiter_refills_one_slot_per_interval() -> None:
+    clock = _Clock()
+    limiter = RateLimiter(now=clock)
+    item = limiter.per_hour(60)  # one slot a minute, bursts of 60
+    assert all(limiter.allow(item, "k") for _ in range(60))
+    refused = limiter.hit(item, "k")
+    assert not refused.allowed
+    assert (refused.remaining, refused.reset_at) == (0, int(clock.t) + 60)
+    clock.t += 59.9
+    assert not limiter.allow(item, "k")
+    clock.t += 0.2
+    first = limiter.hit(item, "k")
+    assert first.allowed
+    assert first.remaining == 0
+    clock.t += 3600
+    assert limiter.peek(item, "k").remaining == 60  # a full bucket again, and peek counts nothing
+    assert limiter.hit(item, "k").remaining == 59
+
+
+def test_memory_limiter_starts_no_thread() -> None:
+    before = threading.active_count()
+    limiter = RateLimiter()
+    item = limiter.per_second(5)
+    for i in range(200):
+        limiter.hit(item, "k", str(i))
+    assert threading.active_count() == before
+
+
+def test_limits_are_per_item_and_per_identifier() -> None:
+    limiter = RateLimiter(now=_Clock())
+    hourly, per_second = limiter.per_hour(1), limiter.per_second(1)
+    assert limiter.allow(hourly, "adv", "k")
+    assert not limiter.allow(hourly, "adv", "k")
+    assert limiter.allow(per_second, "adv", "k")  # another limit on the same key has its own bucket
+    assert limiter.allow(hourly, "adv-create", "k")
+
+
+@pytest.mark.redis
+def test_redis_and_memory_give_the_same_decisions() -> None:
+    url = os.environ["THREADLINE_TEST_REDIS_URL"]
+    redis_limiter, memory = RateLimiter(url), RateLimiter()
+    item = memory.per_hour(5)
+    key = uuid.uuid4().hex
+    got_redis = [redis_limiter.hit(item, key) for _ in range(7)]
+    got_memory = [memory.hit(item, key) for _ in range(7)]
+    assert [(d.allowed, d.remaining, d.limit) for d in got_redis] == [
+        (d.allowed, d.remaining, d.limit) for d in got_memory
+    ]
+    assert abs(got_redis[-1].reset_at - got_memory[-1].reset_at) <= 2
+    assert redis_limiter.peek(item, key).remaining == 0

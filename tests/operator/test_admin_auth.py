@@ -71,14 +71,17 @@ def test_generated_token_is_written_once_with_mode_0600(settings: Settings, cloc
     settings = settings.model_copy(update={"admin_token": None})
     first = create_app(settings, clock=clock)
     token_file = Path(settings.data_dir) / "admin-token"
+    assert not token_file.exists()  # building the app writes nothing; starting it does
+    with TestClient(first):
+        pass
     token = token_file.read_text().strip()
     assert token.startswith("adm_")
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     # A second start (or a second worker) keeps the first token.
     second = create_app(settings, clock=clock)
-    assert token_file.read_text().strip() == token
     try:
         with TestClient(second) as c:
+            assert token_file.read_text().strip() == token
             assert c.get("/admin/v1/orgs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
             r = c.get("/admin/v1/orgs", headers={"Authorization": "Bearer adm_guess"})
             assert r.status_code == 401

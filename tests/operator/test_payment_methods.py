@@ -183,7 +183,7 @@ def test_provider_is_called_outside_any_write_transaction(
     if not ctx.db.is_sqlite:
         pytest.skip("only SQLite's single write lock makes a held transaction observable here")
     org = make_org(app, card=None)
-    provider = ctx.services["payments"]
+    provider = ctx.payments
     real_attach = provider.attach_card
     writes_during_attach: list[bool] = []
 

@@ -59,7 +59,7 @@ def make_publisher(
 
 
 def engine(app: FastAPI) -> ServingEngine:
-    eng: ServingEngine = ctx_of(app).services["serving"]
+    eng: ServingEngine = ctx_of(app).serving
     return eng
 
 

@@ -66,7 +66,7 @@ def test_64_concurrent_clients_never_overspend(
         budget_micros=990_000,
     )  # fmt: skip
     for c in (client, second_process):
-        c.app.state.ctx.services["serving"].index.refresh_now()  # type: ignore[attr-defined]
+        c.app.state.ctx.serving.index.refresh_now()  # type: ignore[attr-defined]
     pricey = make_publisher(app, floor_cpm_micros=100_000_000)
     cheap = make_publisher(app, floor_cpm_micros=1_000_000)
 

@@ -13,6 +13,7 @@ from threadline.advertiser.deps import principal_org_id
 from threadline.context import AppContext
 from threadline.kit.schemas import error_responses
 from threadline.operator.orgs import default_ad_account
+from threadline.routing import RawRoute
 
 router = APIRouter(tags=["ad account"])
 
@@ -44,16 +45,10 @@ def _load(ctx: AppContext, org_id: str) -> bytes:
 
 # The smoke-test endpoint clients poll most: no FastAPI dependencies at all (each costs a solve per
 # request). The gate has authenticated the key; the security requirement is declared for OpenAPI only.
-@router.get(
-    "/v1/ad_account",
-    response_model=AdAccountOut,
-    responses=error_responses(401, 429),
-    openapi_extra={"security": [{"HTTPBearer": []}]},
-)
 async def get_ad_account(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
     org_id = principal_org_id(request)
-    cache: dict[str, tuple[float, bytes]] = ctx.services.setdefault("ad_account_cache", {})
+    cache = ctx.ad_account_cache
     now = ctx.clock.monotonic()
     hit = cache.get(org_id)
     if hit is not None and hit[0] > now:
@@ -62,3 +57,14 @@ async def get_ad_account(request: Request) -> Response:
         body = await anyio.to_thread.run_sync(_load, ctx, org_id)
         cache[org_id] = (now + CACHE_SECONDS, body)
     return Response(body, media_type="application/json")
+
+
+router.add_api_route(
+    "/v1/ad_account",
+    get_ad_account,
+    methods=["GET"],
+    response_model=AdAccountOut,
+    responses=error_responses(401, 429),
+    openapi_extra={"security": [{"HTTPBearer": []}]},
+    route_class_override=RawRoute,
+)

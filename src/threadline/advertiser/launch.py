@@ -220,5 +220,5 @@ def _payment_method(session: Session, org_id: str, previous: Charge | None) -> P
 
 
 def _provider(ctx: AppContext) -> PaymentProvider:
-    provider: PaymentProvider = ctx.services["payments"]
+    provider: PaymentProvider = ctx.payments
     return provider

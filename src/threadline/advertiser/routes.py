@@ -1,13 +1,13 @@
-"""Every /v1/ advertiser router, gathered for create_app."""
+"""Every /v1/ advertiser router, mounted flat (see routing.mount)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import FastAPI
 
 from threadline.advertiser import account, ad_groups, ads, campaigns
+from threadline.context import AppContext
+from threadline.routing import mount
 
-router = APIRouter()
-router.include_router(account.router)
-router.include_router(campaigns.router)
-router.include_router(ad_groups.router)
-router.include_router(ads.router)
+
+def install(app: FastAPI, ctx: AppContext) -> None:
+    mount(app, account.router, campaigns.router, ad_groups.router, ads.router)

@@ -29,6 +29,7 @@ class KeyPrincipal:
     publisher_id: str | None
     label: str
     expires_at: int | None
+    scopes: frozenset[str] = frozenset()  # keys carry none today; tool keys will
 
 
 def mint_key(

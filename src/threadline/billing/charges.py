@@ -151,7 +151,7 @@ def reconcile_pending_charges(ctx: AppContext, older_than_seconds: int) -> Recon
     Pick ``older_than_seconds`` above the idempotency lease so a request that is still running (or a
     retry that is resuming it) is never raced. Runs from the CLI or a periodic job.
     """
-    provider: PaymentProvider = ctx.services["payments"]
+    provider: PaymentProvider = ctx.payments
     cutoff = ctx.clock.now_s() - older_than_seconds
     with ctx.db.read() as s:
         stale = list(

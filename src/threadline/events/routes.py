@@ -6,23 +6,19 @@ event loop; the row goes to the batching writer and the handler awaits its commi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from threadline.context import AppContext
 from threadline.events import admin, service
-from threadline.events.ingress import enforce_rate_limit, event_principal, json_object, validate
+from threadline.events.ingress import json_object, validate
 from threadline.events.schemas import CollectIn, ConversionIn, ConversionStatus
-from threadline.events.writer import BatchWriter
-from threadline.kit.errors import Surface, render_openai
+from threadline.gate import authenticate_key, rate_limit
 from threadline.kit.schemas import error_responses
+from threadline.routing import RawRoute, mount
+from threadline.surfaces import EVENTS_RATE
 
-EVENT_PATHS = ("/v1/api/", "/api/collect", "/api/conversion")
-# Collections of the youngest generation: CPython's default (700) is tuned for short scripts.
 _OK = b'{"status":"ok"}'
 _DUPLICATE = b'{"status":"duplicate"}'
 
@@ -58,26 +54,29 @@ _IDEMPOTENCY_PARAM = {
 }
 
 
+_RATE = EVENTS_RATE
+
+
 async def collect(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
-    principal = await event_principal(ctx, request)
-    await enforce_rate_limit(ctx, request.app.state.events_rate_limit, principal)
+    principal = await authenticate_key(request)
+    await rate_limit(ctx, _RATE, principal.key_id)
     now = ctx.clock.now()
     event = validate(CollectIn, await json_object(request), int(now))
     headers = request.headers
     pending = service.collect_event(principal, event, headers.get("origin"), headers.get("referer"), now)
-    await ctx.services["event_writer"].submit(pending)
+    await ctx.event_writer.submit(pending)
     return Response(status_code=204)
 
 
 async def conversion(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
-    principal = await event_principal(ctx, request)
-    await enforce_rate_limit(ctx, request.app.state.events_rate_limit, principal)
+    principal = await authenticate_key(request)
+    await rate_limit(ctx, _RATE, principal.key_id)
     now = ctx.clock.now()
     conv = validate(ConversionIn, await json_object(request), int(now))
     pending = service.conversion_event(principal, conv, request.headers.get("idempotency-key"), now)
-    outcome = await ctx.services["event_writer"].submit(pending)
+    outcome = await ctx.event_writer.submit(pending)
     return Response(_OK if outcome == "ok" else _DUPLICATE, media_type="application/json")
 
 
@@ -88,6 +87,7 @@ def _router() -> APIRouter:
             f"{prefix}/collect",
             collect,
             methods=["POST"],
+            route_class_override=RawRoute,
             status_code=204,
             response_class=Response,
             responses={
@@ -101,6 +101,7 @@ def _router() -> APIRouter:
             f"{prefix}/conversion",
             conversion,
             methods=["POST"],
+            route_class_override=RawRoute,
             response_model=ConversionStatus,
             responses=error_responses(400, 401, 404, 413, 422, 429),
             openapi_extra=_body_doc(ConversionIn, [_IDEMPOTENCY_PARAM]),
@@ -122,30 +123,6 @@ def _document_event_key(app: FastAPI) -> None:
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    """Mount this slice's routers and register its error surface and long-lived services."""
-    app.state.surfaces.append(Surface(EVENT_PATHS, render_openai, validation_status=422))
-    app.state.events_rate_limit = ctx.limiter.per_hour(ctx.settings.events_rate_limit_per_hour)
-    writer: BatchWriter[service.PendingEvent] = BatchWriter(
-        ctx.db,
-        service.store_batch,
-        max_rows=ctx.settings.events_batch_max_rows,
-        max_wait_ms=ctx.settings.events_batch_max_wait_ms,
-    )
-    ctx.services["event_writer"] = writer
-    app.include_router(_router())
-    app.include_router(admin.router)
-
+    """Mount this slice's routes (its surface is declared in surfaces.py, its writer is ctx.event_writer)."""
+    mount(app, _router(), admin.router)
     _document_event_key(app)
-    previous = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
-        writer.start()
-        try:
-            async with previous(application) as state:
-                yield state
-        finally:
-            # Everything already queued is committed and answered before the process exits.
-            await anyio.to_thread.run_sync(writer.stop)
-
-    app.router.lifespan_context = lifespan

@@ -12,6 +12,7 @@ from threadline.context import AppContext
 from threadline.insights import service
 from threadline.insights.schemas import QUERY_PARAMETERS, InsightsListOut
 from threadline.kit.schemas import error_responses
+from threadline.routing import mount
 
 router = APIRouter(tags=["insights"])
 
@@ -51,4 +52,4 @@ def ad_insights(ctx: Ctx, org_id: OrgId, request: Request, ad_id: str) -> JSONRe
 
 def install(app: FastAPI, ctx: AppContext) -> None:
     """Mount the insights routes; errors render through the advertiser (OpenAI-style) surface."""
-    app.include_router(router)
+    mount(app, router)

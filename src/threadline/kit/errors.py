@@ -122,18 +122,3 @@ def validation_to_api_error(errors: Iterable[Mapping[str, Any]], *, status: int 
             err.param = param
         return err
     return ApiError(status, "invalid_value", _describe(first, param), param)
-
-
-class Surface:
-    """How one API surface renders errors and what status its validation errors get."""
-
-    def __init__(self, prefixes: tuple[str, ...], render: Renderer, validation_status: int = 400) -> None:
-        self.prefixes = prefixes
-        self.render = render
-        self.validation_status = validation_status
-
-    def matches(self, path: str) -> bool:
-        return any(path.startswith(p) for p in self.prefixes)
-
-
-OPENAI_SURFACE = Surface(("/",), render_openai)

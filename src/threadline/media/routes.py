@@ -20,7 +20,7 @@ from threadline.kit.schemas import error_responses
 from threadline.media import service
 from threadline.media.images import MAX_UPLOAD_BYTES
 from threadline.media.multipart import MalformedMultipart, read_multipart
-from threadline.media.storage import make_storage
+from threadline.routing import mount
 
 router = APIRouter(tags=["uploads"])
 media_router = APIRouter(tags=["media"])
@@ -161,14 +161,12 @@ def get_media(file_id: str, request: Request, ctx: Ctx) -> Response:
 
 
 def _decode_slots(ctx: AppContext) -> anyio.CapacityLimiter:
-    limiter: anyio.CapacityLimiter | None = ctx.services.get("image_decode_slots")
+    limiter = ctx.image_decode_slots
     if limiter is None:
         limiter = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
-        ctx.services["image_decode_slots"] = limiter
+        ctx.image_decode_slots = limiter
     return limiter
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    ctx.services["media_storage"] = make_storage(ctx.settings)
-    app.include_router(router)
-    app.include_router(media_router)
+    mount(app, router, media_router)

@@ -15,8 +15,7 @@ from threadline.store.models import Upload
 
 
 def storage_of(ctx: AppContext) -> MediaStorage:
-    storage: MediaStorage = ctx.services["media_storage"]
-    return storage
+    return ctx.media_storage
 
 
 def fetch_policy(ctx: AppContext) -> FetchPolicy:

@@ -40,14 +40,27 @@ def ensure_admin_token(ctx: AppContext) -> str | None:
     return plain
 
 
+class AdminTokenBootstrap:
+    """Start-up hook: generate (and write out) the admin token on the first start, never at build time."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def start(self) -> None:
+        ensure_admin_token(self.ctx)
+
+    def stop(self) -> None:
+        return None
+
+
 def check_admin_token(ctx: AppContext, presented: str) -> bool:
     if ctx.settings.admin_token:
         return constant_time_equal(hash_key(presented), hash_key(ctx.settings.admin_token))
-    cached = ctx.services.get("admin_token_hash")
+    cached = ctx.admin_token_hash
     if cached is None:
         with ctx.db.read() as s:
             cached = s.execute(select(ServerSecret.value).where(ServerSecret.name == SECRET_NAME)).scalar()
         if cached is None:
             return False
-        ctx.services["admin_token_hash"] = cached
+        ctx.admin_token_hash = cached
     return constant_time_equal(hash_key(presented), str(cached))

@@ -11,7 +11,6 @@ from threadline.kit import pagination
 from threadline.kit.pagination import PageParams, page_params
 from threadline.kit.schemas import error_responses
 from threadline.operator import event_keys, jobs, publishers, review, service
-from threadline.operator.admin_token import ensure_admin_token
 from threadline.operator.deps import AdminAuth, AdminRoute, Ctx
 from threadline.operator.schemas import (
     ChargeOut,
@@ -33,6 +32,7 @@ from threadline.operator.schemas import (
     ReviewCampaignOut,
     ReviewQueue,
 )
+from threadline.routing import mount
 
 router = APIRouter(prefix="/admin/v1", tags=["operator"], route_class=AdminRoute, dependencies=[AdminAuth])
 Params = Annotated[PageParams, Depends(page_params)]
@@ -167,5 +167,4 @@ def list_jobs(
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    ensure_admin_token(ctx)
-    app.include_router(router)
+    mount(app, router)

@@ -48,7 +48,7 @@ def create_org_with_card(
     ctx: AppContext, body: OrgCreate, card: PaymentMethodCreate
 ) -> tuple[NewOrgOut, PaymentMethodOut]:
     """The CLI's `orgs create --card`: an unusable card leaves no half-made org behind."""
-    provider = ctx.services["payments"]
+    provider = ctx.payments
     try:
         details = orgs.attach_card(provider, card.token)
     except ProviderError:
@@ -108,7 +108,7 @@ def provider_unavailable() -> ApiError:
 
 
 def add_payment_method(ctx: AppContext, org_id: str, body: PaymentMethodCreate) -> PaymentMethodOut:
-    provider = ctx.services["payments"]
+    provider = ctx.payments
     with ctx.db.read() as s:
         orgs.get_org(s, org_id)  # an unknown org is a 404 before the provider is asked anything
     try:

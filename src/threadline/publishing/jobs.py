@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from threadline.context import AppContext
 from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue
 from threadline.kit.secrets import hmac_hex
-from threadline.media.storage import MediaStorage, make_storage
 from threadline.publishing.media import (
     MediaFetcher,
     MediaRejected,
@@ -50,20 +49,9 @@ def enqueue_processing(s: Session, container: ThreadsContainer, now: int) -> Non
     )
 
 
-def _storage(ctx: AppContext) -> MediaStorage:
-    storage: MediaStorage | None = ctx.services.get("media_storage")
-    if storage is None:  # a `threadline worker` process never installs the media slice
-        storage = make_storage(ctx.settings)
-        ctx.services["media_storage"] = storage
-    return storage
-
-
 def _fetcher(ctx: AppContext) -> MediaFetcher:
-    fetcher: MediaFetcher | None = ctx.services.get("publishing.fetcher")
-    if fetcher is None:
-        fetcher = MediaFetcher.from_settings(ctx.settings)
-        ctx.services["publishing.fetcher"] = fetcher
-    return fetcher
+    # A frozen settings snapshot: cheap to build per job, and it follows the settings of this process.
+    return MediaFetcher.from_settings(ctx.settings)
 
 
 def rendition_id(ctx: AppContext, container: ThreadsContainer, extension: str, suffix: str = "") -> str:
@@ -108,7 +96,7 @@ def _tmp_root(ctx: AppContext) -> Path:
 def _prepare(ctx: AppContext, container: ThreadsContainer, kind: str, work: Path) -> Outcome:
     assert container.source_url is not None
     fetched = fetch_media(_fetcher(ctx), container.source_url, "video" if kind == "video" else "image", work)
-    storage = _storage(ctx)
+    storage = ctx.media_storage
     info: dict[str, Any]
     if kind == "image":
         image = prepare_image(fetched.read_bytes())
@@ -119,7 +107,7 @@ def _prepare(ctx: AppContext, container: ThreadsContainer, kind: str, work: Path
     video = prepare_video(fetched.path, limits=VideoLimits.from_settings(ctx.settings))
     file_id = rendition_id(ctx, container, video.extension)
     thumb_id = rendition_id(ctx, container, "jpg", ":thumbnail")
-    storage.put(file_id, video.rendition.read_bytes(), video.content_type)
+    storage.put_file(file_id, video.rendition, video.content_type)  # streamed: up to 1 GB
     storage.put(thumb_id, video.thumbnail, "image/jpeg")
     info = {
         "width": video.width,

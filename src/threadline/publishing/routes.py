@@ -10,11 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from threadline.context import AppContext
-from threadline.kit.errors import Surface
 from threadline.publishing import pages, service, tokens
 from threadline.publishing.admin_routes import router as admin_router
 from threadline.publishing.auth import ThreadsPrincipal, presented_token, resolve_token
-from threadline.publishing.errors import app_limit, render_graph, unsupported_method
+from threadline.publishing.errors import app_limit, unsupported_method
 from threadline.publishing.openapi_docs import (
     CREATE_DOC,
     DELETE_DOC,
@@ -29,12 +28,11 @@ from threadline.publishing.openapi_docs import (
     REFRESH_DOC,
 )
 from threadline.publishing.params import Params, read_params, text_param
+from threadline.routing import mount
 
 router = APIRouter(tags=["threads"])
 token_router = APIRouter(tags=["threads oauth"])
 page_router = APIRouter(tags=["threads pages"])
-
-GRAPH_PREFIXES = ("/v1.0/", "/access_token", "/refresh_access_token", "/oauth/access_token")
 
 
 def _ctx(request: Request) -> AppContext:
@@ -149,8 +147,4 @@ async def permalink(request: Request, username: str, code: str) -> Response:
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    app.state.surfaces.append(Surface(GRAPH_PREFIXES, render_graph))
-    app.include_router(token_router)
-    app.include_router(router)
-    app.include_router(page_router)
-    app.include_router(admin_router)
+    mount(app, token_router, router, page_router, admin_router)

@@ -155,7 +155,6 @@ class ServingIndex:
                 if self._snapshot is None:
                     self._snapshot = self._build()
                     self._ctr_refreshed = self.clock.monotonic()
-                self._start()
             snap = self._snapshot
         assert snap is not None
         return snap
@@ -201,7 +200,6 @@ class ServingIndex:
         """Rebuild at once (tests; the CLI after bulk changes)."""
         with self._build_lock:
             self._snapshot = self._build()
-            self._start()
 
     def poll(self) -> None:
         """One refresh step: rebuild on a version change, otherwise re-read spend (and CTR now and then)."""
@@ -220,16 +218,19 @@ class ServingIndex:
             self._ctr_refreshed = mono
             self._load_ctr(snap.ads)
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
-
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the refresher (a start-up hook: the owner's stop() ends it; a stopped index stays stopped)."""
         if self._thread is not None or self._stop.is_set():
             return
         self._thread = threading.Thread(target=self._run, name="serving-index", daemon=True)
         self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            # A poll in progress finishes its query first; the store is still open at this point.
+            thread.join(timeout=10)
 
     def _run(self) -> None:
         while not self._stop.wait(POLL_SECONDS):

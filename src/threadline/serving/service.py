@@ -186,6 +186,9 @@ class ServingEngine:
             )
         return Served(bid_id, ad, priced.price_micros, priced.bid.relevance)
 
+    def start(self) -> None:
+        self.index.start()
+
     def stop(self) -> None:
         self.index.stop()
 
@@ -214,7 +217,8 @@ def image_data_url(ctx: AppContext, file_id: str | None) -> str:
     """The ad image as a ``data:image/...;base64,`` URL (legacy SDK), or "" when there is none."""
     if not file_id:
         return ""
-    return _data_url_cached(ctx.services["media_storage"], file_id)
+    storage: Any = ctx.media_storage  # storages are long-lived objects, hashed by identity
+    return _data_url_cached(storage, file_id)
 
 
 @lru_cache(maxsize=16)

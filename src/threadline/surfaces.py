@@ -1,0 +1,113 @@
+"""Every public surface, declared once. The only place path prefixes are written down.
+
+To add a surface: declare it here (prefixes, credential, renderer, policies), add it to ``SURFACES``,
+register a resolver for a new credential kind on the Authenticator (auth/authenticator.py), and mount
+its router with ``routing.mount(app, router)`` from the slice's ``install``. Routes whose paths fall
+under no prefix belong to ``PUBLIC``.
+"""
+
+from __future__ import annotations
+
+from threadline.kit.errors import render_openai
+from threadline.kit.surface import Cors, Credential, RatePolicy, Surface, SurfaceTable
+from threadline.publishing.errors import render_graph
+from threadline.serving.presenters import render_bid_error, render_legacy_error, render_tracking_error
+
+ADVERTISER = Surface(
+    "advertiser",
+    ("/v1/",),
+    render_openai,
+    credential=Credential("advertiser", stage="gate"),
+    rate_limit=RatePolicy(
+        "adv",
+        "rate_limit_per_hour",
+        routes=(("POST", "/v1/campaigns", RatePolicy("adv-create", "campaign_create_limit_per_hour")),),
+    ),
+    idempotency=True,
+    streams=("/v1/upload",),  # multipart upload: the route streams and enforces its own 5 MB limit
+    redirect_slashes=True,
+)
+
+EVENTS_RATE = RatePolicy("events", "events_rate_limit_per_hour", headers="refusal")
+EVENTS = Surface(
+    "events",
+    ("/v1/api/", "/api/collect", "/api/conversion"),
+    render_openai,
+    validation_status=422,
+    credential=Credential("event"),
+    rate_limit=EVENTS_RATE,
+    body_limit="events_max_body_bytes",
+    redirect_slashes=True,
+)
+
+_SERVING_CORS = Cors(
+    allow_headers=(
+        "Content-Type, thrad-api-key, X-THRADS-API-KEY, X-User-Country, X-User-Device, X-User-Timezone, "
+        "X-User-Region, X-User-City"
+    ),
+    expose_headers="X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id",
+)
+# One budget per publisher key across the current and the legacy request shapes.
+_SERVE_RATE = RatePolicy(
+    "serve",
+    "serving_rate_limit_per_second",
+    per="second",
+    headers="remaining_reset",
+    message="Rate limit exceeded.",
+)
+
+SERVING = Surface(
+    "serving",
+    ("/api/v1/ssp/",),
+    render_bid_error,
+    credential=Credential("publisher", header="thrad-api-key", bearer=False),
+    rate_limit=_SERVE_RATE,
+    cors=_SERVING_CORS,
+    redirect_slashes=True,
+)
+
+SERVING_LEGACY = Surface(
+    "serving-legacy",
+    ("/developer/",),
+    render_legacy_error,
+    credential=Credential(
+        "publisher", header="x-thrads-api-key", bearer=False, invalid_message="Invalid API key"
+    ),
+    rate_limit=_SERVE_RATE,
+    cors=_SERVING_CORS,
+    redirect_slashes=True,
+)
+
+TRACKING = Surface(
+    "tracking",
+    ("/t/", "/api/v1/tracking/"),
+    render_tracking_error,
+    cors=_SERVING_CORS,
+    redirect_slashes=True,
+)
+
+OPERATOR = Surface(
+    "operator",
+    ("/admin/",),
+    render_openai,
+    credential=Credential("operator"),
+    redirect_slashes=True,
+)
+
+# Threads Graph (spec 70). Tokens arrive as a query/form parameter or a header, so the route resolves them
+# (publishing/auth.py: resolve_token, the one resolver) and the Graph envelope renders every error.
+THREADS = Surface(
+    "threads",
+    ("/v1.0/", "/access_token", "/refresh_access_token", "/oauth/access_token"),
+    render_graph,
+    redirect_slashes=False,
+)
+
+# Everything else: /media/, /healthz, /metrics, /docs, /openapi.json.
+PUBLIC = Surface("public", ("/",), render_openai, redirect_slashes=True)
+
+SURFACES: tuple[Surface, ...] = (ADVERTISER, EVENTS, SERVING, SERVING_LEGACY, TRACKING, OPERATOR, THREADS)
+
+
+def surface_table() -> SurfaceTable:
+    return SurfaceTable(PUBLIC, SURFACES)
