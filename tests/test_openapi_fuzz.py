@@ -125,4 +125,13 @@ def test_every_public_operation_is_fuzzed(fuzz_app: FastAPI) -> None:
     """The schema the fuzzer walks has every surface's operations (a lost router would drop them)."""
     paths = TestClient(fuzz_app).get("/openapi.json").json()["paths"]
     surfaces = {TABLE.lookup(p).name for p in paths}
-    assert {"advertiser", "events", "serving", "serving-legacy", "tracking", "operator", "public"} <= surfaces
+    assert {
+        "advertiser",
+        "events",
+        "serving",
+        "serving-legacy",
+        "tracking",
+        "operator",
+        "threads",
+        "public",
+    } <= surfaces
