@@ -18,7 +18,7 @@ import time
 
 from bench.common import machine, percentiles, report
 from bench.serving_bench import TOPICS, conversation
-from threadline.serving.matching import Conversation, HintScorer, hint_scorer_factory
+from threadline.serving.relevance import Conversation, HintScorer, hint_scorer_factory
 
 MODIFIERS = [
     "best",
@@ -51,7 +51,7 @@ def hints(n: int) -> list[str]:
 def bench(matcher: str, n_hints: int, requests: int) -> None:
     factory = hint_scorer_factory(matcher)
     if matcher == "semantic":
-        from threadline.serving import semantic
+        from threadline.serving.relevance import semantic
 
         t0 = time.perf_counter()
         semantic.model()

@@ -33,7 +33,7 @@ from threadline.app import create_app
 from threadline.auth.keys import mint_key
 from threadline.config import Settings
 from threadline.kit.ids import new_id
-from threadline.serving.matching import threshold
+from threadline.serving.relevance import threshold
 from threadline.serving.service import ServeRequest, ServingEngine
 from threadline.store.migrate import upgrade
 from threadline.store.models import Ad, AdAccount, AdGroup, Campaign, Org, Publisher

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from threadline.billing import payment_methods
 from threadline.context import AppContext
 from threadline.operator import orgs
 
@@ -38,7 +39,7 @@ def seed_org(
 ) -> orgs.NewOrg:
     """An org (and its default card) through the operator services, as the admin API creates them."""
     provider = ctx.payments
-    details = orgs.attach_card(provider, card) if card else None
+    details = payment_methods.attach_card(provider, card) if card else None
     with ctx.db.write() as s:
         new = orgs.create_org(s, ctx.clock, name=name, url=url)
         if details is not None:

@@ -1,8 +1,10 @@
-"""The dependency that hands routes the AppContext (kept apart from app.py to avoid import cycles)."""
+"""Request dependencies every slice's routes share (kept apart from app.py to avoid import cycles)."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from threadline.context import AppContext
 
@@ -11,3 +13,6 @@ async def get_ctx(request: Request) -> AppContext:
     # async: a plain def dependency would cost a thread-pool round trip on every request
     ctx: AppContext = request.app.state.ctx
     return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]

@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     @field_validator("matcher")
     @classmethod
     def _known_matcher(cls, value: str) -> str:
-        # Kept in step with serving.matching.MATCHERS (not imported: config stays free of serving code).
+        # Kept in step with serving.relevance.MATCHERS (not imported: config stays free of serving code).
         if value not in ("lexical", "semantic"):
             raise ValueError("matcher must be 'lexical' or 'semantic'")
         return value

@@ -87,7 +87,7 @@ class SemanticModel:
     """THREADLINE_MATCHER=semantic: the embedding model is loaded at start-up, not by the first request."""
 
     def start(self) -> None:
-        from threadline.serving import semantic  # the optional extra, imported only when selected
+        from threadline.serving.relevance import semantic  # the optional extra, imported only when selected
 
         semantic.model()
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +30,6 @@ US_USER = {
     "X-User-Timezone": "America/New_York",
 }
 LEVELS = ("ad_account", "campaign", "ad_group", "ad")
-T = TypeVar("T")
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -72,18 +70,6 @@ def png(size: int = 8) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (size, size), (200, 30, 30)).save(buf, format="PNG")
     return buf.getvalue()
-
-
-def eventually(fn: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
-    """Poll ``fn`` until it returns something (the serving index catches up within about half a second)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = fn()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass

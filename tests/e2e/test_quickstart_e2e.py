@@ -17,8 +17,9 @@ import pytest
 from thrads import ThradsClient
 
 from tests.e2e.server import ServerProcess
-from tests.e2e.support import US_USER, admin_headers, eventually, png, server_env
+from tests.e2e.support import US_USER, admin_headers, png, server_env
 from tests.factories import QUICKSTART_CAMPAIGN, seed_org
+from tests.waiting import eventually
 from threadline.config import Settings
 from threadline.context import build_context
 from threadline.store.migrate import upgrade

@@ -18,6 +18,7 @@ from tests.e2e.server import ServerProcess
 from tests.e2e.support import (
     LEVELS,
     STORES,
+    US_USER,
     Advertiser,
     RawTotals,
     admin_headers,
@@ -25,6 +26,7 @@ from tests.e2e.support import (
     server_env,
     spent_micros,
 )
+from tests.waiting import eventually
 from threadline.cli import app as cli
 
 pytestmark = pytest.mark.e2e
@@ -107,6 +109,31 @@ def _totals(rows: list[dict[str, Any]], id_column: str) -> dict[str, RawTotals]:
     return {k: v for k, v in out.items() if any(v.as_tuple())}
 
 
+def _wait_until_served(http: httpx.Client, publisher_key: str, campaign: dict[str, Any]) -> None:
+    """Wait for the server's index to pick the campaign up (it polls every 0.25 s). The probe is a sandbox
+    request (nothing billable, no production impression, so the totals below are untouched) saying exactly
+    one of the campaign's hints: its fresh cpc ad (eCPM 0.5 x 1% x 1000 = $5) outranks the demo's $3 cpm
+    card at equal relevance."""
+    group = campaign["ad_groups"][0]
+    hint = group["context_hints"][1]
+    title = group["ads"][0]["creative"]["title"]
+    body = {
+        "userId": "probe",
+        "chatId": "probe",
+        "messages": [{"role": "user", "content": hint}, {"role": "assistant", "content": hint}],
+        "production": False,
+    }
+    headers = {"thrad-api-key": publisher_key, **US_USER}
+
+    def served() -> bool | None:
+        r = http.post("/api/v1/ssp/bid-request", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        bid = r.json()["data"]["bid"]
+        return True if bid is not None and bid["headline"] == title else None
+
+    eventually(served, timeout=10.0, what="the new campaign in the serving index")
+
+
 def test_simulated_traffic_and_insights_agree_with_raw_tables(
     demo_server: tuple[ServerProcess, str, dict[str, str]],
 ) -> None:
@@ -119,7 +146,7 @@ def test_simulated_traffic_and_insights_agree_with_raw_tables(
         cpc_id = r.json()["id"]
         assert http.post(f"/admin/v1/campaigns/{cpc_id}/approve", headers=admin_headers()).status_code == 200
         assert http.post(f"/v1/campaigns/{cpc_id}/activate", headers=advertiser.headers).status_code == 200
-        time.sleep(0.6)  # the serving index polls every 0.25 s
+        _wait_until_served(http, demo["publisher_key"], CPC_CAMPAIGN)
 
         args = ["simulate", "--conversations", str(CONVERSATIONS), "--seed", str(SEED), "--json"]
         result = CliRunner().invoke(

@@ -109,10 +109,29 @@ def test_huge_arrays(client: TestClient, org: TestOrg) -> None:
     assert r.json()["error"]["param"] == "ad_groups[0].context_hints"
 
 
-@pytest.mark.parametrize("name", ["\u0000\u0000\u0000", "\ud83d\ude00" * 3, "e\u0301" * 50, "\u202e" * 10])
-def test_unicode_edge_cases_never_5xx(client: TestClient, org: TestOrg, name: str) -> None:
+# The rule (spec 10: name 3-100 characters, not all spaces; NUL refused because PostgreSQL text cannot
+# hold it) counts code points after JSON decoding, so each case has exactly one right answer.
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("\u0000\u0000\u0000", 400),  # NUL
+        ("ab\u0000", 400),
+        ("\ud83d\ude00" * 3, 201),  # a JSON surrogate pair is one character: three emoji
+        ("e\u0301" * 50, 201),  # 100 code points (letter + combining accent), the maximum
+        ("e\u0301" * 50 + "e", 400),  # 101
+        ("\u202e" * 10, 201),  # bidi override: a format character, not a space
+        ("\u3000\u2003 \t", 400),  # all (Unicode) spaces
+        ("\ud83d" * 3, 400),  # lone surrogates are not text
+    ],
+    ids=["nul", "nul-inside", "emoji", "combining-100", "combining-101", "bidi", "spaces", "lone-surrogate"],
+)
+def test_unicode_names_follow_the_rule(client: TestClient, org: TestOrg, name: str, status: int) -> None:
     r = post_raw(client, org, json.dumps(campaign_body(name=name)).encode())
-    assert r.status_code in (201, 400)
+    if status == 201:
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == json.loads(json.dumps(name))
+    else:
+        assert_error(r, 400, "invalid_value", "name")
 
 
 def test_invalid_utf8(client: TestClient, org: TestOrg) -> None:

@@ -1,4 +1,4 @@
-"""Serving test data: publishers (through the key minting service) and live campaigns (through the
+"""Serving test data: publishers (through the operator service) and live campaigns (through the
 advertiser HTTP API + operator approval), plus small request builders."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 
 from tests.factories import CARD_AD, ctx_of, make_org
 from threadline.advertiser import review
-from threadline.auth.keys import mint_key
 from threadline.kit.clock import MovableClock
 from threadline.kit.ids import new_id
+from threadline.operator import publishers
+from threadline.operator.schemas import PublisherCreate
 from threadline.serving.service import ServingEngine
-from threadline.store.models import Publisher
 
 UA = {"User-Agent": "pytest-chat/1.0", "X-Forwarded-For": "203.0.113.7"}
 
@@ -42,20 +42,16 @@ def make_publisher(
     supply: str = "direct",
     allowed_origins: list[str] | None = None,
 ) -> TestPublisher:
-    ctx = ctx_of(app)
-    with ctx.db.write() as s:
-        pub = Publisher(
-            id=new_id(),
-            name="Chat app",
-            supply=supply,
-            floor_cpm_micros=floor_cpm_micros,
-            allowed_origins=allowed_origins or [],
-            created_at=ctx.clock.now_s(),
-        )
-        s.add(pub)
-        s.flush()
-        _, plain = mint_key(s, ctx.clock, kind="publisher", publisher_id=pub.id, label="test")
-    return TestPublisher(pub.id, plain)
+    body = PublisherCreate.model_validate(
+        {
+            "name": "Chat app",
+            "supply": supply,
+            "floor_cpm_micros": floor_cpm_micros,
+            "allowed_origins": allowed_origins or [],
+        }
+    )
+    new = publishers.create_publisher(ctx_of(app), body)
+    return TestPublisher(new.id, new.api_key)
 
 
 def engine(app: FastAPI) -> ServingEngine:
@@ -109,6 +105,17 @@ def live_campaign(
         body["targeting"] = {"locations": {"include": countries}}
     if end_after is not None:
         body["end_time"] = start + end_after
+    campaign = launch(client, app, org, body)
+    if advance and clock.now_s() < start:
+        clock.set(start + 1)
+    engine(app).index.refresh_now()
+    campaign["org"] = org
+    return campaign
+
+
+def launch(client: TestClient, app: FastAPI, org: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /v1/campaigns, operator approval, activation: the campaign as the API returned it."""
+    ctx = ctx_of(app)
     r = client.post("/v1/campaigns", json=body, headers=org.headers)
     assert r.status_code == 201, r.text
     campaign: dict[str, Any] = r.json()
@@ -116,10 +123,6 @@ def live_campaign(
         review.approve(s, ctx.clock, campaign["id"])
     r = client.post(f"/v1/campaigns/{campaign['id']}/activate", headers=org.headers)
     assert r.status_code == 200, r.text
-    if advance and clock.now_s() < start:
-        clock.set(start + 1)
-    engine(app).index.refresh_now()
-    campaign["org"] = org
     return campaign
 
 

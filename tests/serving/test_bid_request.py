@@ -14,9 +14,11 @@ from tests.serving.helpers import (
     OFF_TOPIC_CHAT,
     UA,
     bid_body,
+    engine,
     live_campaign,
     make_publisher,
 )
+from tests.waiting import eventually
 from threadline.insights.rollups import hour_of
 from threadline.kit.clock import MovableClock
 from threadline.serving.tables import impressions
@@ -157,7 +159,12 @@ def test_paused_campaign_stops_matching_within_a_second(
     assert client.post(URL, json=bid_body(), headers=pub.headers).json()["data"]["bid"] is not None
     r = client.post(f"/v1/campaigns/{campaign['id']}/pause", headers=campaign["org"].headers)
     assert r.status_code == 200
-    time.sleep(1.0)  # the background refresh, not a manual one
+    # The background refresh, not a manual one: wait for its rebuild, no longer than the promise.
+    eventually(
+        lambda: True if campaign["id"] not in engine(app).index.snapshot().campaigns else None,
+        timeout=1.0,
+        what="the background index refresh to drop the paused campaign",
+    )
     assert client.post(URL, json=bid_body(), headers=pub.headers).json()["data"]["bid"] is None
 
 

@@ -18,7 +18,7 @@ from threadline.app import create_app
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
 from threadline.serving.budget import pacing_period
-from threadline.serving.matching import threshold
+from threadline.serving.relevance import threshold
 from threadline.serving.service import ServeRequest
 from threadline.serving.tables import campaign_pacing, impressions
 from threadline.store.models import Campaign, Click

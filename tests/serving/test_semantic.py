@@ -20,8 +20,7 @@ from tests.serving.helpers import bid_body, engine, live_campaign, make_publishe
 from threadline.app import create_app
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
-from threadline.serving import semantic
-from threadline.serving.matching import MATCHERS, Conversation, HintIndex, hint_scorer_factory
+from threadline.serving.relevance import MATCHERS, Conversation, HintIndex, hint_scorer_factory, semantic
 
 URL = "/api/v1/ssp/bid-request"
 SHOES = ["running shoes", "marathon training"]

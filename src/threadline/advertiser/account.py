@@ -9,11 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from threadline.advertiser.deps import principal_org_id
+from threadline.advertiser.repository import default_ad_account
+from threadline.auth.deps import principal_org_id
 from threadline.context import AppContext
 from threadline.kit.schemas import error_responses
-from threadline.operator.orgs import default_ad_account
 from threadline.routing import RawRoute
+from threadline.store.models import AdAccount
 
 router = APIRouter(tags=["ad account"])
 
@@ -30,16 +31,19 @@ class AdAccountOut(BaseModel):
     currency_code: str
 
 
+def ad_account_out(account: AdAccount) -> AdAccountOut:
+    return AdAccountOut(
+        id=account.id,
+        name=account.name,
+        url=account.url,
+        timezone=account.timezone,
+        currency_code=account.currency_code,
+    )
+
+
 def _load(ctx: AppContext, org_id: str) -> bytes:
     with ctx.db.read() as s:
-        account = default_ad_account(s, org_id)
-        out = AdAccountOut(
-            id=account.id,
-            name=account.name,
-            url=account.url,
-            timezone=account.timezone,
-            currency_code=account.currency_code,
-        )
+        out = ad_account_out(default_ad_account(s, org_id))
     return json.dumps(out.model_dump(), separators=(",", ":")).encode()
 
 

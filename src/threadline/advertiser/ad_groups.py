@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from threadline.advertiser import service
-from threadline.advertiser.deps import Ctx, OrgId
 from threadline.advertiser.schemas import AdGroupCreate, AdGroupList, AdGroupOut, AdGroupUpdate
+from threadline.app_deps import Ctx
+from threadline.auth.deps import OrgId
 from threadline.kit.pagination import Paging
 from threadline.kit.schemas import error_responses
 

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from threadline.advertiser import launch, service
-from threadline.advertiser.deps import Ctx, OrgId
 from threadline.advertiser.schemas import CampaignCreate, CampaignList, CampaignOut, CampaignUpdate
+from threadline.app_deps import Ctx
+from threadline.auth.deps import OrgId
 from threadline.kit.pagination import Paging
 from threadline.kit.schemas import error_responses
 

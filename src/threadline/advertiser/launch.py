@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from threadline.advertiser import repository as repo
@@ -33,12 +32,11 @@ from threadline.advertiser.tree import (
     plan_countries,
     plan_times,
 )
-from threadline.billing import charges
+from threadline.billing import charges, payment_methods
 from threadline.billing.providers import PaymentProvider, ProviderError
 from threadline.context import AppContext
 from threadline.kit.errors import ApiError, invalid
 from threadline.kit.ids import new_id
-from threadline.operator.orgs import default_ad_account, default_payment_method
 from threadline.store.models import Campaign, Charge, PaymentMethod
 
 # A reconciler can settle a pending row while a retry is resuming it; the retry then starts over.
@@ -91,7 +89,7 @@ def plan_campaign(session: Session, ctx: AppContext, org_id: str, body: Campaign
             raise invalid("No such ad account.", "ad_account_id")
         ad_account_id = account.id
     else:
-        ad_account_id = default_ad_account(session, org_id).id
+        ad_account_id = repo.default_ad_account(session, org_id).id
     start, end = plan_times(
         ctx.clock.now_s(), ctx.settings.launch_window_seconds, body.start_time, body.end_time
     )
@@ -209,14 +207,10 @@ def _attempt(
 def _payment_method(session: Session, org_id: str, previous: Charge | None) -> PaymentMethod | None:
     """A resumed attempt re-charges the card it started with (the provider replays by key)."""
     if previous is not None and previous.payment_method_id is not None:
-        pm = session.execute(
-            select(PaymentMethod).where(
-                PaymentMethod.id == previous.payment_method_id, PaymentMethod.org_id == org_id
-            )
-        ).scalar_one_or_none()
+        pm = payment_methods.find(session, org_id, previous.payment_method_id)
         if pm is not None:
             return pm
-    return default_payment_method(session, org_id)
+    return payment_methods.default_of(session, org_id)
 
 
 def _provider(ctx: AppContext) -> PaymentProvider:

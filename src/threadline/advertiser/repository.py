@@ -1,14 +1,16 @@
-"""Queries for campaigns, ad groups and ads. Every lookup is scoped to the calling org."""
+"""Queries for ad accounts, campaigns, ad groups and ads. Every lookup is scoped to the calling org."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from threadline.kit.errors import not_found
-from threadline.kit.ids import is_uuid
+from threadline.kit.ids import is_uuid, new_id
 from threadline.kit.pagination import Page, PageParams, keyset_page
-from threadline.store.models import Ad, AdAccount, AdGroup, Campaign
+from threadline.store.models import Ad, AdAccount, AdGroup, Campaign, Org
 
 
 def find_campaign(session: Session, org_id: str, campaign_id: str, *, lock: bool = False) -> Campaign | None:
@@ -57,6 +59,33 @@ def get_ad_account(session: Session, org_id: str, ad_account_id: str) -> AdAccou
     ).scalar_one_or_none()
 
 
+def default_ad_account(session: Session, org_id: str) -> AdAccount:
+    account = session.execute(
+        select(AdAccount).where(AdAccount.org_id == org_id, AdAccount.is_default.is_(True))
+    ).scalar_one_or_none()
+    if account is None:
+        raise not_found("ad account")
+    return account
+
+
+def default_ad_accounts(session: Session, org_ids: Iterable[str]) -> dict[str, AdAccount]:
+    """The default account of each of these orgs, in one query."""
+    ids = list(org_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(AdAccount).where(AdAccount.org_id.in_(ids), AdAccount.is_default.is_(True))
+    ).scalars()
+    return {a.org_id: a for a in rows}
+
+
+def add_default_ad_account(session: Session, *, org_id: str, name: str, url: str, now: int) -> AdAccount:
+    """Every org gets one ad account when it is created (the operator creates orgs)."""
+    account = AdAccount(id=new_id(), org_id=org_id, name=name, url=url, is_default=True, created_at=now)
+    session.add(account)
+    return account
+
+
 def live_ad_group_count(session: Session, campaign_id: str) -> int:
     return int(
         session.execute(
@@ -88,3 +117,44 @@ def ad_group_page(session: Session, org_id: str, campaign_id: str, params: PageP
 def ad_page(session: Session, org_id: str, ad_group_id: str, params: PageParams) -> Page[Ad]:
     stmt = select(Ad).where(Ad.org_id == org_id, Ad.ad_group_id == ad_group_id)
     return keyset_page(session, stmt, seq=Ad.seq, id_=Ad.id, params=params)
+
+
+def campaign_children(session: Session, campaign_ids: list[str]) -> tuple[list[AdGroup], list[Ad]]:
+    """Every ad group and ad of these campaigns in creation order: two queries for the whole queue."""
+    if not campaign_ids:
+        return [], []
+    groups = session.execute(
+        select(AdGroup).where(AdGroup.campaign_id.in_(campaign_ids)).order_by(AdGroup.seq)
+    ).scalars()
+    ads = session.execute(select(Ad).where(Ad.campaign_id.in_(campaign_ids)).order_by(Ad.seq)).scalars()
+    return list(groups), list(ads)
+
+
+def servable_ads(session: Session, now: int) -> Sequence[Row[Ad, AdGroup, Campaign, str]]:
+    """Every ad that may serve (serving's snapshot): active and approved campaign not yet ended, active
+    ad group and ad, live org; with the org's name. Spent campaigns are included (serving says why they
+    do not bid). In ad creation order."""
+    return session.execute(
+        select(Ad, AdGroup, Campaign, Org.name)
+        .join(AdGroup, AdGroup.id == Ad.ad_group_id)
+        .join(Campaign, Campaign.id == AdGroup.campaign_id)
+        .join(Org, Org.id == Campaign.org_id)
+        .where(
+            Campaign.status == "active",
+            Campaign.review_status == "approved",
+            (Campaign.end_time.is_(None)) | (Campaign.end_time > now),
+            AdGroup.status == "active",
+            Ad.status == "active",
+            Org.deleted_at.is_(None),
+        )
+        .order_by(Ad.seq)
+    ).all()
+
+
+def live_campaign_spend(session: Session) -> Sequence[Row[str, int]]:
+    """(id, spent_micros) of every active, approved campaign."""
+    return session.execute(
+        select(Campaign.id, Campaign.spent_micros).where(
+            Campaign.status == "active", Campaign.review_status == "approved"
+        )
+    ).all()

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.orm import Session
 
 from threadline.billing.providers import (
@@ -45,6 +45,11 @@ def card_of(pm: PaymentMethod) -> CardDetails:
     return CardDetails(
         provider_ref=pm.provider_ref, customer_ref=pm.provider_customer_ref, brand=pm.brand, last4=pm.last4
     )
+
+
+def org_charges(org_id: str) -> Select[Charge]:
+    """Every charge of the org, for a keyset page (the operator lists them)."""
+    return select(Charge).where(Charge.org_id == org_id)
 
 
 def latest_request_charge(session: Session, org_id: str, idempotency_key: str) -> Charge | None:

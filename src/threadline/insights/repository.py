@@ -171,3 +171,15 @@ def _bucket_expr(rollup: Columns, bucket: str, month_edges: Sequence[int]) -> Co
         whens = [(rollup.hour < edge, start) for start, edge in pairwise(month_edges)]
         return case(*whens, else_=month_edges[-1])
     return None
+
+
+def ad_totals(session: Session, ad_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Lifetime (impressions, clicks) of each of these ads that has any (serving's predicted CTR)."""
+    if not ad_ids:
+        return {}
+    rows = session.execute(
+        select(InsightsHourly.ad_id, func.sum(InsightsHourly.impressions), func.sum(InsightsHourly.clicks))
+        .where(InsightsHourly.ad_id.in_(ad_ids))
+        .group_by(InsightsHourly.ad_id)
+    ).all()
+    return {ad_id: (int(imps or 0), int(clicks or 0)) for ad_id, imps, clicks in rows}

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from threadline.advertiser.deps import Ctx, OrgId
+from threadline.app_deps import Ctx
+from threadline.auth.deps import OrgId
 from threadline.context import AppContext
 from threadline.insights import service
 from threadline.insights.schemas import QUERY_PARAMETERS, InsightsListOut

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from threadline.advertiser.repository import default_ad_account
 from threadline.context import AppContext
 from threadline.insights import repository as repo
 from threadline.insights.params import (
@@ -26,7 +27,6 @@ from threadline.insights.params import (
     row_id,
 )
 from threadline.kit.errors import not_found
-from threadline.operator.orgs import default_ad_account
 
 # The rollup sums each metric needs.
 METRIC_SUMS: dict[str, tuple[str, ...]] = {

@@ -13,7 +13,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from threadline.advertiser.deps import Ctx, OrgId
+from threadline.app_deps import Ctx
+from threadline.auth.deps import OrgId
 from threadline.context import AppContext
 from threadline.kit.errors import ApiError
 from threadline.kit.schemas import error_responses

@@ -27,3 +27,13 @@ def revoke_event_key(ctx: AppContext, org_id: str, key_id: str) -> None:
         if not revoked:
             raise not_found("event key", "id")
     ctx.keys.clear()
+
+
+def replace_event_keys(ctx: AppContext, org_id: str, body: EventKeyCreate) -> EventKeyOut:
+    """Revoke every event key of the org and mint one new key (the demo, when its plain keys are lost)."""
+    with ctx.db.write() as s:
+        orgs.get_org(s, org_id)
+        keys.revoke_keys(s, kind="event", org_id=org_id, at=ctx.clock.now_s())
+        row, plain = keys.mint_key(s, ctx.clock, kind="event", org_id=org_id, label=body.label)
+    ctx.keys.clear()
+    return EventKeyOut(id=row.id, label=row.label, api_key=plain)

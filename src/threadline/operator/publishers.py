@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from threadline.auth import keys
 from threadline.context import AppContext
-from threadline.kit.ids import new_id
+from threadline.kit.errors import not_found
+from threadline.kit.ids import is_uuid, new_id
 from threadline.kit.pagination import PageParams, keyset_page
 from threadline.operator import repository
 from threadline.operator.listing import to_page
@@ -45,3 +46,23 @@ def list_publishers(ctx: AppContext, params: PageParams) -> Page[PublisherOut]:
     with ctx.db.read() as s:
         page = keyset_page(s, repository.publishers(), seq=Publisher.seq, id_=Publisher.id, params=params)
     return to_page(page, publisher_out)
+
+
+def get_publisher(ctx: AppContext, publisher_id: str) -> PublisherOut:
+    with ctx.db.read() as s:
+        pub = repository.find_publisher(s, publisher_id) if is_uuid(publisher_id) else None
+        if pub is None:
+            raise not_found("publisher", "id")
+        return publisher_out(pub)
+
+
+def replace_publisher_key(ctx: AppContext, publisher_id: str, label: str = "default") -> str:
+    """Revoke every key of the publisher and mint one new key (returned plain, shown once)."""
+    now = ctx.clock.now_s()
+    with ctx.db.write() as s:
+        if repository.find_publisher(s, publisher_id) is None:
+            raise not_found("publisher", "id")
+        repository.revoke_publisher_keys(s, publisher_id, now)
+        _, plain = keys.mint_key(s, ctx.clock, kind="publisher", publisher_id=publisher_id, label=label)
+    ctx.keys.clear()
+    return plain

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from threadline.advertiser import repository as advertiser_repository
 from threadline.advertiser import review
 from threadline.advertiser.serializers import ad_group_out, ad_out, campaign_out
 from threadline.context import AppContext
-from threadline.operator import repository
 from threadline.operator.schemas import RejectBody, ReviewCampaignOut, ReviewQueue, ReviewQueueItem
 from threadline.store.models import Ad, AdGroup, Campaign
 
@@ -23,7 +23,7 @@ def review_queue(ctx: AppContext, limit: int = 20) -> ReviewQueue:
         campaigns = review.review_queue(s, limit + 1)
         has_more = len(campaigns) > limit
         campaigns = campaigns[:limit]
-        groups, ads = repository.campaign_children(s, [c.id for c in campaigns])
+        groups, ads = advertiser_repository.campaign_children(s, [c.id for c in campaigns])
     ads_by_group: dict[str, list[Ad]] = defaultdict(list)
     for ad in ads:
         ads_by_group[ad.ad_group_id].append(ad)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from threadline.advertiser.account import AdAccountOut
+from threadline.advertiser import repository as advertiser_repository
+from threadline.advertiser.account import ad_account_out
+from threadline.billing import charges, payment_methods
 from threadline.billing.providers import ProviderError
 from threadline.context import AppContext
 from threadline.kit.errors import ApiError
@@ -22,19 +24,9 @@ from threadline.operator.schemas import (
 from threadline.store.models import AdAccount, Charge, Org, PaymentMethod
 
 
-def _account_out(account: AdAccount) -> AdAccountOut:
-    return AdAccountOut(
-        id=account.id,
-        name=account.name,
-        url=account.url,
-        timezone=account.timezone,
-        currency_code=account.currency_code,
-    )
-
-
 def _org_out(org: Org, account: AdAccount) -> OrgOut:
     return OrgOut(
-        id=org.id, name=org.name, url=org.url, created_at=org.created_at, ad_account=_account_out(account)
+        id=org.id, name=org.name, url=org.url, created_at=org.created_at, ad_account=ad_account_out(account)
     )
 
 
@@ -50,7 +42,7 @@ def create_org_with_card(
     """The CLI's `orgs create --card`: an unusable card leaves no half-made org behind."""
     provider = ctx.payments
     try:
-        details = orgs.attach_card(provider, card.token)
+        details = payment_methods.attach_card(provider, card.token)
     except ProviderError:
         raise provider_unavailable() from None
     with ctx.db.write() as s:
@@ -66,14 +58,14 @@ def _new_org_out(new: orgs.NewOrg) -> NewOrgOut:
 def list_orgs(ctx: AppContext, params: PageParams) -> Page[OrgOut]:
     with ctx.db.read() as s:
         page = keyset_page(s, repository.live_orgs(), seq=Org.seq, id_=Org.id, params=params)
-        accounts = repository.default_accounts(s, (o.id for o in page.items))
+        accounts = advertiser_repository.default_ad_accounts(s, (o.id for o in page.items))
     return to_page(page, lambda o: _org_out(o, accounts[o.id]))
 
 
 def get_org(ctx: AppContext, org_id: str) -> OrgOut:
     with ctx.db.read() as s:
         org = orgs.get_org(s, org_id)
-        account = orgs.default_ad_account(s, org.id)
+        account = advertiser_repository.default_ad_account(s, org.id)
     return _org_out(org, account)
 
 
@@ -112,7 +104,7 @@ def add_payment_method(ctx: AppContext, org_id: str, body: PaymentMethodCreate) 
     with ctx.db.read() as s:
         orgs.get_org(s, org_id)  # an unknown org is a 404 before the provider is asked anything
     try:
-        card = orgs.attach_card(provider, body.token)
+        card = payment_methods.attach_card(provider, body.token)
     except ProviderError:
         raise provider_unavailable() from None
     with ctx.db.write() as s:
@@ -139,5 +131,5 @@ def _charge_out(c: Charge) -> ChargeOut:
 def list_charges(ctx: AppContext, org_id: str, params: PageParams) -> Page[ChargeOut]:
     with ctx.db.read() as s:
         orgs.get_org(s, org_id)
-        page = keyset_page(s, repository.org_charges(org_id), seq=Charge.seq, id_=Charge.id, params=params)
+        page = keyset_page(s, charges.org_charges(org_id), seq=Charge.seq, id_=Charge.id, params=params)
     return to_page(page, _charge_out)

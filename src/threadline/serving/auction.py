@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from threadline.serving.index import AdEntry, ServingIndex, Snapshot
-from threadline.serving.matching import Conversation
+from threadline.serving.relevance import Conversation
 
 PRIOR_CTR = 0.01  # predicted CTR of an ad with no history
 PRIOR_IMPRESSIONS = 200  # how many impressions of evidence the prior is worth

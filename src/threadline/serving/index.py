@@ -9,24 +9,28 @@ campaign's budget state and its ad group's compiled hints. Freshness:
   own reservations update the snapshot at once;
 - time: start/end windows are checked at decision time against the clock, so nothing waits on a refresh.
 So a paused or exhausted campaign stops matching within about half a second in every process.
+The rows come through their owners' named queries: advertiser (servable ads, spend), insights (CTR
+totals), operator (publishers); serving queries only its own `serving_state`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from threadline.advertiser import repository as advertiser_repository
+from threadline.insights import repository as insights_repository
 from threadline.kit.clock import Clock
-from threadline.serving.matching import HintIndex, HintScorer, hint_scorer_factory
+from threadline.operator import repository as operator_repository
+from threadline.serving.relevance import HintIndex, HintScorer, hint_scorer_factory
 from threadline.serving.tables import serving_state
 from threadline.store.db import Database
-from threadline.store.models import Ad, AdGroup, Campaign, InsightsHourly, Org, Publisher
+from threadline.store.models import Ad, AdGroup
 
 log = logging.getLogger("threadline.serving")
 
@@ -166,7 +170,7 @@ class ServingIndex:
         if hit is not None and hit[0] > mono:
             return hit[1]
         with self.db.read() as s:
-            row = s.execute(select(Publisher).where(Publisher.id == publisher_id)).scalar_one_or_none()
+            row = operator_repository.find_publisher(s, publisher_id)
         info = (
             None
             if row is None
@@ -241,37 +245,20 @@ class ServingIndex:
 
     def _refresh_spend(self, snap: Snapshot) -> None:
         with self.db.read() as s:
-            rows = s.execute(
-                select(Campaign.id, Campaign.spent_micros).where(
-                    Campaign.status == "active", Campaign.review_status == "approved"
-                )
-            ).all()
+            rows = advertiser_repository.live_campaign_spend(s)
         for cid, spent in rows:
             state = snap.campaigns.get(cid)
-            if state is not None:  # the store is authoritative (it includes every process's charges)
-                state.spent_micros = int(spent)
+            if state is not None:  # the store includes every process's charges
+                # Spend only grows; a read that began before one of this process's commits must not undo
+                # the note_spend that followed it (the campaign would bid once more and then be blocked).
+                state.spent_micros = max(state.spent_micros, int(spent))
 
     def _build(self) -> Snapshot:
         mono = self.clock.monotonic()
         now = self.clock.now_s()
         with self.db.read() as s:
             version = int(s.execute(select(serving_state.c.version)).scalar_one_or_none() or 0)
-            rows = s.execute(
-                select(Ad, AdGroup, Campaign, Org.name)
-                .join(AdGroup, AdGroup.id == Ad.ad_group_id)
-                .join(Campaign, Campaign.id == AdGroup.campaign_id)
-                .join(Org, Org.id == Campaign.org_id)
-                .where(
-                    Campaign.status == "active",
-                    Campaign.review_status == "approved",
-                    (Campaign.end_time.is_(None)) | (Campaign.end_time > now),
-                    # Spent campaigns stay indexed (never live) so a no-bid says budget_exhausted.
-                    AdGroup.status == "active",
-                    Ad.status == "active",
-                    Org.deleted_at.is_(None),
-                )
-                .order_by(Ad.seq)
-            ).all()
+            rows = advertiser_repository.servable_ads(s, now)
         snap = Snapshot(version=version, built_mono=mono, hints=self._new_hints())
         group_hints: dict[str, list[str]] = {}
         for ad, group, campaign, org_name in rows:
@@ -311,22 +298,14 @@ class ServingIndex:
         if not ads:
             return
         with self.db.read() as s:
-            rows = s.execute(
-                select(
-                    InsightsHourly.ad_id,
-                    func.sum(InsightsHourly.impressions),
-                    func.sum(InsightsHourly.clicks),
-                )
-                .where(InsightsHourly.ad_id.in_(_bounded(ads)))
-                .group_by(InsightsHourly.ad_id)
-            ).all()
-        for ad_id, imps, clicks in rows:
+            totals = insights_repository.ad_totals(s, _bounded(ads))
+        for ad_id, (imps, clicks) in totals.items():
             entry = ads.get(ad_id)
             if entry is not None:
-                entry.impressions = int(imps or 0)
-                entry.clicks = int(clicks or 0)
+                entry.impressions = imps
+                entry.clicks = clicks
 
 
-def _bounded(ads: dict[str, AdEntry]) -> Iterable[str]:
+def _bounded(ads: dict[str, AdEntry]) -> list[str]:
     # CTR only matters for cpc ads; keep the IN list to them so it stays small.
     return [a.ad_id for a in ads.values() if a.campaign.pricing_model == "cpc"][:20_000]

@@ -23,7 +23,6 @@ from threadline.routing import mount
 from threadline.serving import tracking
 from threadline.serving.admission import admit, parse, user_country, with_headers
 from threadline.serving.frequency import FrequencyRule
-from threadline.serving.matching import threshold
 from threadline.serving.presenters import (
     GIF_1X1,
     LEGACY_API_VERSION,
@@ -32,6 +31,7 @@ from threadline.serving.presenters import (
     legacy_ad,
     request_id,
 )
+from threadline.serving.relevance import threshold
 from threadline.serving.schemas import (
     BidRequestBody,
     BidResponse,

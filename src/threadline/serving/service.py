@@ -24,7 +24,7 @@ from threadline.kit.ids import new_id
 from threadline.serving import budget, frequency
 from threadline.serving.auction import AuctionRequest, Bidder, LocalBidder, PricedBid, run_auction
 from threadline.serving.index import AdEntry, PublisherInfo, ServingIndex
-from threadline.serving.matching import Conversation
+from threadline.serving.relevance import Conversation
 from threadline.serving.tables import impressions
 from threadline.serving.tokens import make_token
 

@@ -1,4 +1,8 @@
-"""Request dependencies for advertiser routes (the gate has already authenticated the key)."""
+"""Request dependencies for routes behind an advertiser key (the gate has already authenticated it).
+
+Here rather than in the advertiser slice because routes of other slices (media's /v1/upload, insights)
+sit on the same surface and must not import the advertiser slice for it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from threadline.app_deps import get_ctx
 from threadline.auth.keys import KeyPrincipal
-from threadline.context import AppContext
 from threadline.kit.errors import ApiError
 
 # Declared for the OpenAPI document only; AdvertiserGate does the real check before routing.
@@ -37,5 +39,4 @@ async def current_org_id(principal: Annotated[KeyPrincipal, Depends(current_prin
     return principal.org_id
 
 
-Ctx = Annotated[AppContext, Depends(get_ctx)]
 OrgId = Annotated[str, Depends(current_org_id)]

