@@ -20,6 +20,9 @@ from threadline.app import create_app
 from threadline.auth.keys import mint_key
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
+from threadline.publishing import accounts
+from threadline.publishing.auth import SCOPES
+from threadline.publishing.schemas import ProfileCreate, TokenCreate
 from threadline.store.migrate import upgrade
 from threadline.store.models import Publisher
 from threadline.surfaces import surface_table
@@ -54,11 +57,14 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
         s.flush()
         _, pub_key = mint_key(s, ctx.clock, kind="publisher", publisher_id=pub.id)
         _, tool_key = mint_key(s, ctx.clock, kind="tool", org_id=org.id, label="fuzz")
+    profile = accounts.create_profile(ctx, org.id, ProfileCreate(username="fuzz"))
+    threads = accounts.create_token(ctx, profile.id, TokenCreate(scopes=list(SCOPES), lifetime="long"))  # type: ignore[arg-type]
     app.state.fuzz_keys = {
         "advertiser": org.api_key,
         "event": event_key,
         "publisher": pub_key,
         "tool": tool_key,
+        "threads": threads.access_token,
         "operator": ADMIN,
     }
     with TestClient(app):  # the lifespan: components run while the fuzzer does, and stop after it
@@ -121,4 +127,13 @@ def test_every_public_operation_is_fuzzed(fuzz_app: FastAPI) -> None:
     """The schema the fuzzer walks has every surface's operations (a lost router would drop them)."""
     paths = TestClient(fuzz_app).get("/openapi.json").json()["paths"]
     surfaces = {TABLE.lookup(p).name for p in paths}
-    assert {"advertiser", "events", "serving", "serving-legacy", "tracking", "operator", "public"} <= surfaces
+    assert {
+        "advertiser",
+        "events",
+        "serving",
+        "serving-legacy",
+        "tracking",
+        "operator",
+        "threads",
+        "public",
+    } <= surfaces

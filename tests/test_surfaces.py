@@ -22,6 +22,7 @@ from threadline.surfaces import (
     SERVING,
     SERVING_LEGACY,
     SURFACES,
+    THREADS,
     TRACKING,
     surface_table,
 )
@@ -70,9 +71,10 @@ def test_a_prefix_is_declared_once() -> None:
 
 def test_a_new_surface_takes_its_paths_and_leaves_the_others_alone() -> None:
     table = surface_table()
-    graph = Surface("graph", ("/v1.0/",), render_openai)
+    graph = Surface("graph", ("/v2.0/",), render_openai)
     table.add(graph)
-    assert table.lookup("/v1.0/me") is graph
+    assert table.lookup("/v2.0/me") is graph
+    assert table.lookup("/v1.0/me") is THREADS
     assert table.lookup("/v1/campaigns") is ADVERTISER
     assert table.lookup("/v1/api/collect") is EVENTS
 
@@ -92,7 +94,9 @@ def test_every_route_is_matched_only_within_its_surface(app: FastAPI) -> None:
     tables = route_tables(app.router.routes, surface_table())
     assert sum(len(routes) for routes in tables.values()) == len(app.router.routes)
     names = {s.name: len(tables[s]) for s in tables}
-    assert all(names[s.name] > 0 for s in (ADVERTISER, EVENTS, SERVING, SERVING_LEGACY, TRACKING, OPERATOR))
+    assert all(
+        names[s.name] > 0 for s in (ADVERTISER, EVENTS, SERVING, SERVING_LEGACY, TRACKING, OPERATOR, THREADS)
+    )
     assert {getattr(r, "path", "") for r in tables[EVENTS]} == {
         "/v1/api/collect",
         "/v1/api/conversion",

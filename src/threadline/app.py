@@ -113,9 +113,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _mount_slices(app: FastAPI, ctx: AppContext) -> None:
-    from threadline import advertiser, events, insights, media, operator, serving, tools
+    from threadline import advertiser, events, insights, media, operator, publishing, serving, tools
 
-    for slice_ in (events, advertiser, serving, media, insights, operator, tools):
+    for slice_ in (events, advertiser, serving, media, insights, operator, publishing, tools):
         importlib.import_module(f"{slice_.__name__}.routes").install(app, ctx)
 
 

@@ -66,6 +66,12 @@ app.add_typer(review_app, name="review")
 app.add_typer(publishers_app, name="publishers")
 app.add_typer(event_keys_app, name="event-keys")
 app.add_typer(billing_app, name="billing")
+profiles_app = typer.Typer(help="Threads profiles and their access tokens.", no_args_is_help=True)
+apps_app = typer.Typer(
+    help="Threads apps (OAuth clients) and test authorization codes.", no_args_is_help=True
+)
+app.add_typer(profiles_app, name="profiles")
+app.add_typer(apps_app, name="apps")
 app.add_typer(jobs_app, name="jobs")
 
 console = Console()
@@ -473,6 +479,104 @@ def billing_reconcile(
         if threshold <= ctx.settings.idempotency_lease_seconds:
             raise CliError("--older-than must exceed THREADLINE_IDEMPOTENCY_LEASE_SECONDS")
         emit(dataclasses.asdict(reconcile_pending_charges(ctx, threshold)), as_json, title="Reconciled")
+
+
+# ------------------------------------------------------------------------------------------ publishing
+
+ScopesOpt = Annotated[
+    str,
+    typer.Option(
+        "--scopes",
+        help="Comma-separated scopes (threads_basic, threads_content_publish, threads_delete, ...).",
+    ),
+]
+DEFAULT_SCOPES = (
+    "threads_basic,threads_content_publish,threads_manage_replies,threads_read_replies,threads_delete"
+)
+
+
+def _scopes(text: str) -> list[Any]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+@profiles_app.command("create")
+@user_errors
+def profiles_create(
+    org: Annotated[str, typer.Argument(help="Organisation id.")],
+    username: Annotated[str, typer.Argument(help="Username: a-z, 0-9, '.' and '_', up to 30.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    biography: Annotated[str | None, typer.Option(help="threads_biography.")] = None,
+    geo_gating: Annotated[bool, typer.Option(help="Eligible for geo-gated posts.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a Threads profile owned by an organisation."""
+    from threadline.publishing import accounts
+    from threadline.publishing.schemas import ProfileCreate
+
+    body = ProfileCreate(
+        username=username, name=name, biography=biography, is_eligible_for_geo_gating=geo_gating
+    )
+    with operator_context() as ctx:
+        created = accounts.create_profile(ctx, org, body)
+    emit(created, as_json, title="Threads profile created")
+
+
+@profiles_app.command("token")
+@user_errors
+def profiles_token(
+    profile: Annotated[str, typer.Argument(help="Profile id or username.")],
+    scopes: ScopesOpt = DEFAULT_SCOPES,
+    long: Annotated[
+        bool, typer.Option("--long/--short", help="Long-lived (60 days) or short-lived (1 h).")
+    ] = False,
+    app_id: Annotated[str | None, typer.Option(help="Bind the token to this app's client_id.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Mint an access token for a profile (shown once)."""
+    from threadline.publishing import accounts
+    from threadline.publishing.schemas import TokenCreate
+
+    body = TokenCreate(scopes=_scopes(scopes), lifetime="long" if long else "short", app_id=app_id)
+    with operator_context() as ctx:
+        found = accounts.find_profile(ctx, profile)
+        created = accounts.create_token(ctx, found.id, body)
+    emit(created, as_json, title=f"Access token for @{found.username} (shown only once)")
+
+
+@apps_app.command("create")
+@user_errors
+def apps_create(
+    name: Annotated[str, typer.Argument(help="The app's name.")],
+    redirect_uri: Annotated[list[str] | None, typer.Option(help="Allowed redirect URI (repeatable).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register an app; prints its client_id and client_secret (shown once)."""
+    from threadline.publishing import accounts
+    from threadline.publishing.schemas import AppCreate
+
+    with operator_context() as ctx:
+        created = accounts.create_app(ctx, AppCreate(name=name, redirect_uris=redirect_uri or []))
+    emit(created, as_json, title="App created (the client_secret is shown only once)")
+
+
+@apps_app.command("code")
+@user_errors
+def apps_code(
+    client_id: Annotated[str, typer.Argument(help="The app's client_id.")],
+    profile: Annotated[str, typer.Option(help="Profile id or username that consents.")],
+    redirect_uri: Annotated[str, typer.Option(help="The redirect URI the code is bound to.")],
+    scopes: ScopesOpt = DEFAULT_SCOPES,
+    as_json: JsonFlag = False,
+) -> None:
+    """Mint a single-use authorization code (10 min), as the consent screen will."""
+    from threadline.publishing import accounts
+    from threadline.publishing.schemas import CodeCreate
+
+    with operator_context() as ctx:
+        found = accounts.find_profile(ctx, profile)
+        body = CodeCreate(profile_id=found.id, scopes=_scopes(scopes), redirect_uri=redirect_uri)
+        created = accounts.create_code(ctx, client_id, body)
+    emit(created, as_json, title="Authorization code (single use)")
 
 
 # ----------------------------------------------------------------------------------------------- jobs

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     tiktok_max_attempts: int = 3
     tiktok_retry_backoff_seconds: float = 0.5
 
+    # Publishing (spec 70): rolling 24 h quotas per profile and the per-token call rate.
+    threads_post_quota: int = 250
+    threads_reply_quota: int = 1000
+    threads_delete_quota: int = 100
+    threads_calls_per_hour: int = 4800
+    threads_container_ttl_seconds: int = 86400
     # Durable jobs (kit/jobs): the worker inside each server process; `threadline worker` runs more.
     jobs_worker_enabled: bool = True
     jobs_worker_threads: int = Field(default=1, ge=1, le=64)

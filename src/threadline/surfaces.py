@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from threadline.kit.errors import render_openai
 from threadline.kit.surface import Cors, Credential, RatePolicy, Surface, SurfaceTable
+from threadline.publishing.errors import render_graph
 from threadline.serving.presenters import render_bid_error, render_legacy_error, render_tracking_error
 from threadline.tools.envelope import NOT_AUTHENTICATED, render_tool_error
 
@@ -103,10 +104,28 @@ TOOLS = Surface(
     credential=Credential("tool", invalid_message=NOT_AUTHENTICATED),
 )
 
+# Threads Graph (spec 70). Tokens arrive as a query/form parameter or a header, so the route resolves them
+# (publishing/auth.py: resolve_token, the one resolver) and the Graph envelope renders every error.
+THREADS = Surface(
+    "threads",
+    ("/v1.0/", "/access_token", "/refresh_access_token", "/oauth/access_token"),
+    render_graph,
+    redirect_slashes=False,
+)
+
 # Everything else: /media/, /healthz, /metrics, /docs, /openapi.json.
 PUBLIC = Surface("public", ("/",), render_openai, redirect_slashes=True)
 
-SURFACES: tuple[Surface, ...] = (ADVERTISER, EVENTS, SERVING, SERVING_LEGACY, TRACKING, OPERATOR, TOOLS)
+SURFACES: tuple[Surface, ...] = (
+    ADVERTISER,
+    EVENTS,
+    SERVING,
+    SERVING_LEGACY,
+    TRACKING,
+    OPERATOR,
+    THREADS,
+    TOOLS,
+)
 
 
 def surface_table() -> SurfaceTable:

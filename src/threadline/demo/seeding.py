@@ -35,6 +35,9 @@ class DemoInfo:
     event_key: str
     publisher_key: str
     keys_file: str
+    threads_profile_id: str = ""
+    threads_username: str = ""
+    threads_token: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return dataclasses.asdict(self)
@@ -65,7 +68,13 @@ def seed(ctx: AppContext) -> DemoInfo:
     if campaign_id != state.campaign_id:
         state.campaign_id = campaign_id
         _save_state(ctx, state)
+    from threadline.publishing.demo import seed_threads
+
+    threads = seed_threads(ctx, state.org_id)
     return DemoInfo(
+        threads_profile_id=threads.profile_id,
+        threads_username=threads.username,
+        threads_token=threads.access_token,
         org_id=state.org_id,
         publisher_id=state.publisher_id,
         campaign_id=campaign_id,

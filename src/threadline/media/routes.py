@@ -26,8 +26,15 @@ from threadline.routing import mount
 router = APIRouter(tags=["uploads"])
 media_router = APIRouter(tags=["media"])
 
-FILE_ID = re.compile(r"^uploads/\d{4}/\d{2}/([0-9a-f]{32})\.(png|jpg|webp)$")
-CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+# uploads/: advertiser uploads; threads/: renditions of Threads containers (publishing/jobs.py).
+FILE_ID = re.compile(r"^(?:uploads|threads)/\d{4}/\d{2}/([0-9a-f]{32})\.(png|jpg|webp|mp4|mov)$")
+CONTENT_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "webp": "image/webp",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+}
 MAX_JSON_BYTES = 16_384
 
 

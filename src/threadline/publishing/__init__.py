@@ -1,1 +1,1 @@
-"""Threads-compatible Graph surface: profiles, tokens, containers, media jobs, posts, permalinks."""
+"""Threads-compatible Graph surface (/v1.0/): profiles, tokens, containers, media jobs, posts, permalinks."""

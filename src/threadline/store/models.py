@@ -469,6 +469,108 @@ class ToolAccount(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+# ------------------------------------------------------------------------------------------- publishing
+# Graph ids (kit.ids.new_graph_id) are time-ordered integers, so they are the primary keys and the
+# keyset order of every list at once.
+
+
+class ThreadsProfile(Base):
+    __tablename__ = "threads_profiles"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    username: Mapped[str] = mapped_column(String(30), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    biography: Mapped[str] = mapped_column(String(500), default="")
+    profile_picture_url: Mapped[str] = mapped_column(String(2048), default="")
+    is_eligible_for_geo_gating: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThreadsApp(Base):
+    __tablename__ = "threads_apps"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThreadsToken(Base):
+    __tablename__ = "threads_tokens"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"), index=True)
+    app_id: Mapped[int | None] = mapped_column(ForeignKey("threads_apps.id"), nullable=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lifetime: Mapped[str] = mapped_column(String(8))  # short | long
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ThreadsAuthCode(Base):
+    __tablename__ = "threads_auth_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("threads_apps.id"))
+    profile_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ThreadsContainer(Base):
+    __tablename__ = "threads_containers"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"), index=True)
+    media_type: Mapped[str] = mapped_column(String(16))  # TEXT | IMAGE | VIDEO | CAROUSEL
+    is_carousel_item: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))  # IN_PROGRESS | FINISHED | ERROR | PUBLISHED
+    error_message: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_details: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The validated creation options (text, tag, link, poll, ...), copied onto the post at publish.
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_url: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    children: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The carousel that claimed this item: an item belongs to at most one carousel.
+    carousel_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    media_file_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    thumbnail_file_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    media_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    published_media_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
+
+
+class ThreadsPost(Base):
+    __tablename__ = "threads_posts"
+    __table_args__ = (Index("ix_threads_posts_profile_id_id", "profile_id", "id"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"))
+    # Unique: one post per container, whatever the number of concurrent publishes.
+    container_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    media_type: Mapped[str] = mapped_column(String(16))  # TEXT_POST | IMAGE | VIDEO | CAROUSEL_ALBUM
+    text: Mapped[str] = mapped_column(Text, default="")
+    shortcode: Mapped[str] = mapped_column(String(16), unique=True)
+    attrs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reply_to_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # An item of a published carousel: readable by id, not listed on its own.
+    parent_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    deleted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ThreadsQuotaEvent(Base):
+    """One counted post, reply or delete: the rolling 24 h quotas count these rows."""
+
+    __tablename__ = "threads_quota_events"
+    __table_args__ = (Index("ix_threads_quota_events_profile_bucket_at", "profile_id", "bucket", "at"),)
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    profile_id: Mapped[int] = mapped_column(BigInteger)
+    bucket: Mapped[str] = mapped_column(String(8))  # post | reply | delete
+    at: Mapped[int] = mapped_column(BigInteger)
+
+
 class JobRecord(Base):
     """A durable job (kit/jobs). While ``running``, ``run_at`` is the lease deadline, so one index on
     (state, run_at, id) finds both due jobs and jobs whose worker died, oldest first."""

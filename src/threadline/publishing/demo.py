@@ -1,0 +1,87 @@
+"""The Threads part of the demo: a profile of the demo org and a long-lived token (idempotent).
+
+The token's plain text is kept in ``<data dir>/demo-threads.json`` (mode 0600) when minted; if that file
+is lost or names another profile, a fresh token is minted (tokens are stored hashed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from threadline.context import AppContext
+from threadline.publishing import accounts
+from threadline.publishing.auth import SCOPES
+from threadline.publishing.schemas import ProfileCreate, TokenCreate
+from threadline.store.models import ThreadsProfile
+
+THREADS_FILE = "demo-threads.json"
+USERNAME = "acme"
+
+
+@dataclass(frozen=True)
+class ThreadsDemo:
+    profile_id: str
+    username: str
+    access_token: str
+
+
+def seed_threads(ctx: AppContext, org_id: str) -> ThreadsDemo:
+    with ctx.db.read() as s:
+        profile = s.execute(
+            select(ThreadsProfile).where(ThreadsProfile.username == USERNAME, ThreadsProfile.org_id == org_id)
+        ).scalar()
+    if profile is None:
+        body = ProfileCreate(
+            username=USERNAME, name="Acme Inc.", biography="Demo profile seeded by threadline."
+        )
+        profile_id = accounts.create_profile(ctx, org_id, body).id
+    else:
+        profile_id = str(profile.id)
+    path = Path(ctx.settings.data_dir) / THREADS_FILE
+    token = _read(path, profile_id)
+    if token is None or not _valid(ctx, token):
+        token = accounts.create_token(
+            ctx, profile_id, TokenCreate.model_validate({"scopes": list(SCOPES), "lifetime": "long"})
+        ).access_token
+        _write(path, profile_id, token)
+    return ThreadsDemo(profile_id=profile_id, username=USERNAME, access_token=token)
+
+
+def _valid(ctx: AppContext, token: str) -> bool:
+    from threadline.publishing.auth import resolve_token
+    from threadline.publishing.errors import GraphError
+
+    try:
+        resolve_token(ctx, token)
+    except GraphError:
+        return False
+    return True
+
+
+def _read(path: Path, profile_id: str) -> str | None:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("profile_id") != profile_id
+        or not isinstance(raw.get("access_token"), str)
+    ):
+        return None
+    return str(raw["access_token"])
+
+
+def _write(path: Path, profile_id: str, token: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"profile_id": profile_id, "access_token": token}, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)

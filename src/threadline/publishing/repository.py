@@ -1,0 +1,135 @@
+"""Queries of the publishing slice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from threadline.store.models import ThreadsContainer, ThreadsPost, ThreadsProfile, ThreadsQuotaEvent
+
+QUOTA_WINDOW = 86400
+
+
+def lock_profile(s: Session, profile_id: int) -> ThreadsProfile | None:
+    """The profile row, locked until commit (PostgreSQL; SQLite writers are serialised already).
+
+    Every publish and delete of a profile takes this lock first, so quota checks and the one-post-per-
+    container rule see each other's commits.
+    """
+    return s.execute(select(ThreadsProfile).where(ThreadsProfile.id == profile_id).with_for_update()).scalar()
+
+
+def quota_used(s: Session, profile_id: int, bucket: str, now: int) -> int:
+    return int(
+        s.execute(
+            select(func.count())
+            .select_from(ThreadsQuotaEvent)
+            .where(
+                ThreadsQuotaEvent.profile_id == profile_id,
+                ThreadsQuotaEvent.bucket == bucket,
+                ThreadsQuotaEvent.at > now - QUOTA_WINDOW,
+            )
+        ).scalar_one()
+    )
+
+
+def count_quota(s: Session, profile_id: int, bucket: str, now: int) -> None:
+    s.add(ThreadsQuotaEvent(profile_id=profile_id, bucket=bucket, at=now))
+
+
+def containers(s: Session, ids: Iterable[int]) -> dict[int, ThreadsContainer]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = s.execute(select(ThreadsContainer).where(ThreadsContainer.id.in_(wanted))).scalars()
+    return {c.id: c for c in rows}
+
+
+def claim_children(s: Session, child_ids: list[int], carousel_id: int) -> int:
+    """Mark items as used by one carousel; the count claimed (fewer: another carousel was first)."""
+    result = s.execute(
+        update(ThreadsContainer)
+        .where(ThreadsContainer.id.in_(child_ids), ThreadsContainer.carousel_id.is_(None))
+        .values(carousel_id=carousel_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def live_post(s: Session, post_id: int) -> ThreadsPost | None:
+    post = s.get(ThreadsPost, post_id)
+    return post if post is not None and post.deleted_at is None else None
+
+
+def profile_posts(
+    s: Session,
+    profile_id: int,
+    *,
+    limit: int,
+    since: int | None,
+    until: int | None,
+    after: int | None,
+    before: int | None,
+) -> list[ThreadsPost]:
+    """Top-level posts newest first (keyset on the time-ordered id; ``limit`` rows at most)."""
+    q = select(ThreadsPost).where(
+        ThreadsPost.profile_id == profile_id,
+        ThreadsPost.deleted_at.is_(None),
+        ThreadsPost.reply_to_id.is_(None),
+        ThreadsPost.parent_id.is_(None),
+    )
+    if since is not None:
+        q = q.where(ThreadsPost.created_at >= since)
+    if until is not None:
+        q = q.where(ThreadsPost.created_at <= until)
+    if before is not None:
+        rows = list(
+            s.execute(q.where(ThreadsPost.id > before).order_by(ThreadsPost.id.asc()).limit(limit)).scalars()
+        )
+        rows.reverse()
+        return rows
+    if after is not None:
+        q = q.where(ThreadsPost.id < after)
+    return list(s.execute(q.order_by(ThreadsPost.id.desc()).limit(limit)).scalars())
+
+
+def reply_counts(s: Session, post_ids: list[int]) -> set[int]:
+    """Which of these posts have at least one live reply."""
+    if not post_ids:
+        return set()
+    rows = s.execute(
+        select(ThreadsPost.reply_to_id)
+        .where(ThreadsPost.reply_to_id.in_(post_ids), ThreadsPost.deleted_at.is_(None))
+        .distinct()
+    ).scalars()
+    return {r for r in rows if r is not None}
+
+
+def usernames(s: Session, profile_ids: Iterable[int]) -> dict[int, str]:
+    wanted = set(profile_ids)
+    if not wanted:
+        return {}
+    rows = s.execute(select(ThreadsProfile.id, ThreadsProfile.username).where(ThreadsProfile.id.in_(wanted)))
+    return dict(rows.tuples().all())
+
+
+def post_by_shortcode(s: Session, username: str, shortcode: str) -> tuple[ThreadsPost, ThreadsProfile] | None:
+    row = s.execute(
+        select(ThreadsPost, ThreadsProfile)
+        .join(ThreadsProfile, ThreadsProfile.id == ThreadsPost.profile_id)
+        .where(
+            ThreadsPost.shortcode == shortcode,
+            ThreadsProfile.username == username,
+            ThreadsPost.deleted_at.is_(None),
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def child_posts(s: Session, parent_id: int) -> list[ThreadsPost]:
+    return list(
+        s.execute(
+            select(ThreadsPost).where(ThreadsPost.parent_id == parent_id).order_by(ThreadsPost.id)
+        ).scalars()
+    )
