@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from tests.factories import QUICKSTART_CAMPAIGN
 from tests.tools.conftest import ToolOrg, call
+from threadline.tools.catalog import registry
 from threadline.tools.envelope import NOT_AUTHENTICATED
-from threadline.tools.registry import registry
 
 
 def err(tool: str, message: str, **extra: Any) -> dict[str, Any]:

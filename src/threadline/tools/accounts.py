@@ -15,7 +15,7 @@ from threadline.operator.orgs import get_org
 from threadline.store.models import ToolAccount
 from threadline.tools import repository as repo
 from threadline.tools.envelope import ToolError
-from threadline.tools.registry import SELECTORS
+from threadline.tools.platforms import SELECTORS
 
 TOKEN_PURPOSE = "threadline/tool-accounts/access-token"
 HOW_TO_CONNECT = {

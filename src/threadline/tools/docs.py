@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from threadline.tools.registry import registry
+from threadline.tools.catalog import registry
 
 _HEADER = """# Tools (generated from the registry — do not edit by hand)
 

@@ -26,8 +26,9 @@ from threadline.kit.asgi import header, send_json
 from threadline.kit.errors import ApiError
 from threadline.tools import service
 from threadline.tools.auth import ToolPrincipal, resolve_tool_key
+from threadline.tools.catalog import registry
 from threadline.tools.envelope import error_body
-from threadline.tools.registry import Tool, registry
+from threadline.tools.registry import Tool
 
 log = logging.getLogger("threadline.tools.mcp")
 MCP_PATH = "/mcp"

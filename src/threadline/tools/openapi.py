@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from threadline.tools.catalog import registry
 from threadline.tools.envelope import TOOLS_PREFIX
-from threadline.tools.registry import Tool, registry
+from threadline.tools.registry import Tool
 
 _PREFIX = "Tool_"
 _QUOTA = {

@@ -5,7 +5,6 @@ Adding a tool is one ``Tool(...)`` definition in a catalog module (tools/catalog
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,9 +20,9 @@ if TYPE_CHECKING:
     from threadline.tools.accounts import Account
     from threadline.tools.quota import Quota
 
-# The argument each platform's tools take to pick one of the org's connected accounts.
-SELECTORS: dict[str, str] = {"thrad": "ad_account_id", "threads": "profile_id", "tiktok_ads": "advertiser_id"}
-PLATFORMS = tuple(SELECTORS)
+from threadline.tools.platforms import PLATFORMS, SELECTORS
+
+__all__ = ["PLATFORMS", "SELECTORS"]
 
 
 class Args(BaseModel):
@@ -121,11 +120,3 @@ class Registry:
 
     def all(self) -> list[Tool]:
         return list(self._tools.values())
-
-
-@functools.cache
-def registry() -> Registry:
-    """Built on first use (nothing happens at import time)."""
-    from threadline.tools.catalog import general, thrad, tiktok
-
-    return Registry([*general.TOOLS, *thrad.TOOLS, *tiktok.TOOLS])

@@ -16,8 +16,8 @@ from threadline.kit.errors import ApiError
 from threadline.kit.idempotency import Claim
 from threadline.tools import admin_routes, mcp_server, openapi, service
 from threadline.tools.auth import resolve_tool_key
+from threadline.tools.catalog import registry
 from threadline.tools.envelope import TOOLS_PREFIX, ToolError, error_body
-from threadline.tools.registry import registry
 from threadline.tools.schemas import ToolInfo, ToolList
 
 router = APIRouter(tags=["tools"])

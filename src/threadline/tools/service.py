@@ -24,8 +24,9 @@ from threadline.store.models import ToolCall
 from threadline.tools import accounts, quota
 from threadline.tools import repository as repo
 from threadline.tools.auth import ToolPrincipal
+from threadline.tools.catalog import registry
 from threadline.tools.envelope import ToolError, success_body, tool_not_found
-from threadline.tools.registry import Call, Tool, registry
+from threadline.tools.registry import Call, Tool
 
 log = logging.getLogger("threadline.tools")
 

@@ -1,1 +1,15 @@
-"""Tool definitions, one module per platform; registry.registry() gathers them."""
+"""Tool definitions, one module per platform; registry() gathers them into the one Registry."""
+
+from __future__ import annotations
+
+import functools
+
+from threadline.tools.registry import Registry
+
+
+@functools.cache
+def registry() -> Registry:
+    """Built on first use (nothing happens at import time)."""
+    from threadline.tools.catalog import general, thrad, tiktok
+
+    return Registry([*general.TOOLS, *thrad.TOOLS, *tiktok.TOOLS])
