@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +13,14 @@ from sqlalchemy import func, select
 from tests.databases import fresh_database
 from tests.e2e.server import ServerProcess
 from tests.events.helpers import seed_event_org
+from tests.waiting import eventually
 from threadline.store.db import Database
 from threadline.store.migrate import upgrade
 from threadline.store.models import CollectEvent, Conversion
 
 ADMIN_TOKEN = "adm_e2e_token"
-LOAD_SECONDS = 1.5
+# Kill once this many events are acknowledged (a count, not a time: a loaded machine is slower).
+KILL_AFTER_ACKED = 200
 CLIENT_THREADS = 4
 
 pytestmark = pytest.mark.e2e
@@ -113,7 +114,7 @@ def test_sigkill_mid_load_keeps_every_acknowledged_event_once(tmp_path: Path, da
         threads = [threading.Thread(target=load.run, args=(w,)) for w in range(CLIENT_THREADS)]
         for t in threads:
             t.start()
-        time.sleep(LOAD_SECONDS)
+        eventually(lambda: True if len(load.acked) >= KILL_AFTER_ACKED else None, 60, "acknowledged events")
         server.kill()  # SIGKILL while requests are in flight
         load.stop.set()
         for t in threads:
