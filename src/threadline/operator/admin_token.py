@@ -14,7 +14,6 @@ from threadline.kit.secrets import constant_time_equal, generate_key, hash_key
 from threadline.store.models import ServerSecret
 
 SECRET_NAME = "admin_token_hash"
-log = structlog.get_logger("threadline")
 
 
 def ensure_admin_token(ctx: AppContext) -> str | None:
@@ -36,7 +35,11 @@ def ensure_admin_token(ctx: AppContext) -> str | None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(plain + "\n")
-    log.warning("generated admin token (shown once)", admin_token=plain, path=str(path))
+    # A fresh logger, not a module-level one: the server caches its loggers on first use, and the CLI
+    # (whose log lines belong on stderr, away from --json output) must not inherit a cached one.
+    structlog.get_logger("threadline").warning(
+        "generated admin token (shown once)", admin_token=plain, path=str(path)
+    )
     return plain
 
 

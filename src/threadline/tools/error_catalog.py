@@ -157,6 +157,11 @@ CATALOG: dict[str, Explanation] = {
             "Poll ads cannot use AI-generated creative.",
             "Write the poll options yourself.",
         ),
+        _e(
+            "username_taken",
+            "An operator tried to create a Threads profile with a username another profile has.",
+            "Choose another username.",
+        ),
         # --- media
         _e(
             "invalid_image_url",
@@ -168,6 +173,11 @@ CATALOG: dict[str, Explanation] = {
             "The image URL could not be fetched (HTTP error, timeout, connection failure).",
             "Check the URL opens publicly; retry later.",
             True,
+        ),
+        _e(
+            "unsupported_content",
+            "The URL answered with something that is not the expected kind of media (sniffed from its bytes).",
+            "Point the URL at the image or video file itself, not a page that shows it.",
         ),
         _e(
             "too_many_redirects", "The image URL redirects; redirects are not followed.", "Use the final URL."
