@@ -33,7 +33,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpcore
@@ -444,14 +444,40 @@ _TRANSPORT_ERRORS = (
 )
 
 
-class _Sink:
+class _Sink(Protocol):
     """Where body bytes go; ``write`` is only ever called with bytes already within ``max_bytes``."""
 
-    def write(self, chunk: bytes) -> None:
-        raise NotImplementedError
+    def write(self, chunk: bytes) -> None: ...
 
 
-class _MemorySink(_Sink):
+def _pinned_request(
+    target: _Target, addresses: list[str], policy: FetchPolicy
+) -> tuple[httpcore.URL, httpcore.AsyncConnectionPool, dict[str, float]]:
+    """The URL, a one-connection pool pinned to the checked addresses, and the policy's timeouts."""
+    url = httpcore.URL(
+        scheme=target.scheme.encode(),
+        host=target.host.encode(),
+        port=target.port,
+        target=target.target.encode("ascii"),
+    )
+    pool = httpcore.AsyncConnectionPool(
+        ssl_context=_ssl_context() if target.scheme == "https" else None,
+        max_connections=1,
+        http1=True,
+        http2=False,
+        retries=0,
+        network_backend=_PinnedBackend(target.host, addresses),
+    )
+    timeouts = {
+        "connect": policy.connect_timeout,
+        "read": policy.total_timeout,
+        "write": policy.total_timeout,
+        "pool": policy.total_timeout,
+    }
+    return url, pool, timeouts
+
+
+class _MemorySink:
     def __init__(self) -> None:
         self.body = bytearray()
 
@@ -459,7 +485,7 @@ class _MemorySink(_Sink):
         self.body += chunk
 
 
-class _FileSink(_Sink):
+class _FileSink:
     def __init__(self, fh: BinaryIO) -> None:
         self._fh = fh
         self.size = 0
@@ -476,12 +502,7 @@ async def _get(
 ) -> tuple[int, str | None]:
     """Stream the body into ``sink``; returns (status, content type)."""
     subject = policy.subject
-    url = httpcore.URL(
-        scheme=target.scheme.encode(),
-        host=target.host.encode(),
-        port=target.port,
-        target=target.target.encode("ascii"),
-    )
+    url, pool, timeouts = _pinned_request(target, addresses, policy)
     headers = [
         (b"Host", target.host_header.encode("ascii")),
         (b"User-Agent", _USER_AGENT.encode()),
@@ -489,21 +510,6 @@ async def _get(
         (b"Accept-Encoding", b"identity"),
         (b"Connection", b"close"),
     ]
-    timeouts = {
-        "connect": policy.connect_timeout,
-        "read": policy.total_timeout,
-        "write": policy.total_timeout,
-        "pool": policy.total_timeout,
-    }
-    backend = _PinnedBackend(target.host, addresses)
-    pool = httpcore.AsyncConnectionPool(
-        ssl_context=_ssl_context() if target.scheme == "https" else None,
-        max_connections=1,
-        http1=True,
-        http2=False,
-        retries=0,
-        network_backend=backend,
-    )
     too_large = FetchError(TOO_LARGE, f"The body at {subject} is larger than {policy.max_bytes} bytes.")
     async with pool, pool.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as resp:
         if 300 <= resp.status < 400:
@@ -636,12 +642,7 @@ async def _post(
     payload: bytes,
     extra_headers: Iterable[tuple[str, str]],
 ) -> FetchResult:
-    url = httpcore.URL(
-        scheme=target.scheme.encode(),
-        host=target.host.encode(),
-        port=target.port,
-        target=target.target.encode("ascii"),
-    )
+    url, pool, timeouts = _pinned_request(target, addresses, policy)
     headers = [
         (b"Host", target.host_header.encode("ascii")),
         (b"User-Agent", _USER_AGENT.encode()),
@@ -652,20 +653,6 @@ async def _post(
         (b"Connection", b"close"),
         *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers),
     ]
-    timeouts = {
-        "connect": policy.connect_timeout,
-        "read": policy.total_timeout,
-        "write": policy.total_timeout,
-        "pool": policy.total_timeout,
-    }
-    pool = httpcore.AsyncConnectionPool(
-        ssl_context=_ssl_context() if target.scheme == "https" else None,
-        max_connections=1,
-        http1=True,
-        http2=False,
-        retries=0,
-        network_backend=_PinnedBackend(target.host, addresses),
-    )
     async with (
         pool,
         pool.stream("POST", url, headers=headers, content=payload, extensions={"timeout": timeouts}) as resp,
