@@ -83,11 +83,12 @@ def token_out(row: ThreadsToken, plain: str) -> TokenOut:
     )
 
 
-def _profile(s: Session, profile_id: str) -> ThreadsProfile:
+def get_profile_row(s: Session, profile_id: str, param: str | None = None) -> ThreadsProfile:
+    """A profile by id, or 404 (naming ``param`` when the id came from the body)."""
     pid = parse_graph_id(profile_id)
     profile = s.get(ThreadsProfile, pid) if pid is not None else None
     if profile is None:
-        raise not_found("profile")
+        raise not_found("profile", param)
     return profile
 
 
@@ -110,7 +111,7 @@ def find_profile(ctx: AppContext, profile: str) -> ProfileOut:
     """A profile by id or username (the CLI accepts either)."""
     with ctx.db.read() as s:
         found = s.execute(select(ThreadsProfile).where(ThreadsProfile.username == profile)).scalar()
-        return profile_out(found if found is not None else _profile(s, profile))
+        return profile_out(found if found is not None else get_profile_row(s, profile))
 
 
 def create_profile(ctx: AppContext, org_id: str, body: ProfileCreate) -> ProfileOut:
@@ -145,7 +146,7 @@ def list_profiles(ctx: AppContext, org_id: str) -> ProfileList:
 
 def create_token(ctx: AppContext, profile_id: str, body: TokenCreate) -> TokenOut:
     with ctx.db.write() as s:
-        profile = _profile(s, profile_id)
+        profile = get_profile_row(s, profile_id)
         app_id = _app(s, body.app_id).id if body.app_id is not None else None
         row, plain = mint_token(
             s, ctx.clock, profile_id=profile.id, scopes=body.scopes, lifetime=body.lifetime, app_id=app_id
@@ -156,7 +157,7 @@ def create_token(ctx: AppContext, profile_id: str, body: TokenCreate) -> TokenOu
 def revoke_token(ctx: AppContext, profile_id: str, token_id: str) -> None:
     tid = parse_graph_id(token_id)
     with ctx.db.write() as s:
-        profile = _profile(s, profile_id)
+        profile = get_profile_row(s, profile_id)
         done = s.execute(
             update(ThreadsToken)
             .where(ThreadsToken.id == (tid or 0), ThreadsToken.profile_id == profile.id)
@@ -191,7 +192,7 @@ def create_code(ctx: AppContext, client_id: str, body: CodeCreate) -> CodeOut:
     plain = generate_key("thc")
     with ctx.db.write() as s:
         app = _app(s, client_id)
-        profile = _profile(s, body.profile_id)
+        profile = get_profile_row(s, body.profile_id)
         now = ctx.clock.now_s()
         s.add(
             ThreadsAuthCode(

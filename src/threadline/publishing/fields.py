@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from threadline.publishing.errors import nonexisting_field
@@ -167,6 +167,10 @@ class MediaContext:
     viewer_profile_id: int
     usernames: Mapping[int, str]
     with_replies: frozenset[int]
+    now: float = 0.0
+    # Quoted and reposted originals that are still live: a deleted original drops out of the read.
+    live_linked: frozenset[int] = frozenset()
+    votes: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
 
 
 def media_url(base: str, file_id: str | None) -> str | None:
@@ -177,22 +181,39 @@ def permalink(base: str, username: str, code: str) -> str:
     return f"{base.rstrip('/')}/@{username}/post/{code}"
 
 
-def _poll_read(poll: dict[str, str] | None, created_at: int) -> dict[str, Any] | None:
+POLL_SECONDS = 86400
+GHOST_SECONDS = 86400
+
+
+def poll_read(
+    poll: dict[str, str] | None, created_at: int, votes: Mapping[str, int]
+) -> dict[str, Any] | None:
+    """Meta's read shape: the options, each option's share of the votes (percent), total, closing time."""
     if not poll:
         return None
+    total = sum(votes.get(k, 0) for k in poll)
     out: dict[str, Any] = dict(poll)
     for key in poll:
-        out[f"{key}_votes_percentage"] = 0.0
-    out["total_votes"] = 0
-    out["expiration_timestamp"] = graph_time(created_at + 86400)
+        out[f"{key}_votes_percentage"] = round(100 * votes.get(key, 0) / total, 2) if total else 0.0
+    out["total_votes"] = total
+    out["expiration_timestamp"] = graph_time(created_at + POLL_SECONDS)
     return out
+
+
+def ghost_status(post: ThreadsPost, now: float) -> str | None:
+    if post.ghost_expires_at is None:
+        return None
+    return "ARCHIVED" if post.ghost_archived_at is not None or now >= post.ghost_expires_at else "ACTIVE"
+
+
+def _linked(post_id: int | None, mc: MediaContext) -> dict[str, str] | None:
+    return {"id": str(post_id)} if post_id is not None and post_id in mc.live_linked else None
 
 
 def media_node(post: ThreadsPost, fields: list[str], mc: MediaContext) -> dict[str, Any]:
     a = post.attrs
     username = mc.usernames.get(post.profile_id, "")
     gif = a.get("gif_attachment")
-    ghost = bool(a.get("is_ghost_post"))
     reply_to = post.reply_to_id
     return render(
         fields,
@@ -209,28 +230,32 @@ def media_node(post: ThreadsPost, fields: list[str], mc: MediaContext) -> dict[s
             "shortcode": lambda: post.shortcode,
             "thumbnail_url": lambda: media_url(mc.public_base_url, a.get("thumbnail_file_id")),
             "children": lambda: {"data": [{"id": c} for c in a["children"]]} if a.get("children") else None,
-            "is_quote_post": lambda: a.get("quote_post_id") is not None,
-            "quoted_post": lambda: {"id": a["quote_post_id"]} if a.get("quote_post_id") else None,
+            "is_quote_post": lambda: post.quote_post_id is not None,
+            "quoted_post": lambda: _linked(post.quote_post_id, mc),
             "alt_text": lambda: a.get("alt_text"),
             "link_attachment_url": lambda: a.get("link_attachment_url"),
             "has_replies": lambda: post.id in mc.with_replies,
             "is_reply": lambda: reply_to is not None,
             "is_reply_owned_by_me": lambda: reply_to is not None and post.profile_id == mc.viewer_profile_id,
-            "root_post": lambda: {"id": str(a.get("root_post_id") or post.id)},
+            "root_post": lambda: {"id": str(post.root_id or post.id)},
             "replied_to": lambda: {"id": str(reply_to)} if reply_to is not None else None,
-            "hide_status": lambda: "NOT_HUSHED",
+            "hide_status": lambda: post.hide_status or "NOT_HUSHED",
             "reply_audience": lambda: str(a.get("reply_control") or "everyone").upper(),
-            "reposted_post": lambda: None,
+            "reposted_post": lambda: _linked(post.repost_of_id, mc),
             "gif_url": lambda: f"https://media.giphy.com/media/{gif['gif_id']}/giphy.gif" if gif else None,
-            "poll_attachment": lambda: _poll_read(a.get("poll_attachment"), post.created_at),
+            "poll_attachment": lambda: poll_read(
+                a.get("poll_attachment"), post.created_at, mc.votes.get(post.id, {})
+            ),
             "topic_tag": lambda: a.get("topic_tag"),
             "is_spoiler_media": lambda: bool(a.get("is_spoiler_media")),
             "text_entities": lambda: {"data": a["text_entities"]} if a.get("text_entities") else None,
             "text_attachment": lambda: a.get("text_attachment"),
             "location_id": lambda: None,
             "allowlisted_country_codes": lambda: a.get("allowlisted_country_codes"),
-            "ghost_post_status": lambda: "ACTIVE" if ghost else None,
-            "ghost_post_expiration_timestamp": lambda: graph_time(post.created_at + 86400) if ghost else None,
+            "ghost_post_status": lambda: ghost_status(post, mc.now),
+            "ghost_post_expiration_timestamp": lambda: (
+                graph_time(post.ghost_expires_at) if post.ghost_expires_at is not None else None
+            ),
             "is_verified": lambda: False,
             "profile_picture_url": lambda: None,
         },

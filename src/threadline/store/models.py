@@ -544,7 +544,13 @@ class ThreadsContainer(Base):
 
 class ThreadsPost(Base):
     __tablename__ = "threads_posts"
-    __table_args__ = (Index("ix_threads_posts_profile_id_id", "profile_id", "id"),)
+    __table_args__ = (
+        Index("ix_threads_posts_profile_id_id", "profile_id", "id"),
+        Index("ix_threads_posts_root_id_id", "root_id", "id"),
+        Index("ix_threads_posts_reply_to_id_id", "reply_to_id", "id"),
+        Index("ix_threads_posts_quote_post_id", "quote_post_id"),
+        Index("ix_threads_posts_repost_of_id", "repost_of_id"),
+    )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     profile_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"))
     # Unique: one post per container, whatever the number of concurrent publishes.
@@ -558,6 +564,46 @@ class ThreadsPost(Base):
     parent_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     deleted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The top-level post of a reply's conversation (NULL on top-level posts): one indexed query reads a
+    # whole conversation.
+    root_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    hide_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # HIDDEN | UNHUSHED
+    quote_post_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    repost_of_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # a REPOST_FACADE's original
+    ghost_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Set by the ghost-expiry job: the post has left listings and reads ghost_post_status ARCHIVED.
+    ghost_archived_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ThreadsFollow(Base):
+    """``follower_id`` follows ``followed_id`` (reply_control's accounts_you_follow / followers_only)."""
+
+    __tablename__ = "threads_follows"
+    __table_args__ = (Index("ix_threads_follows_followed_id", "followed_id"),)
+    follower_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"), primary_key=True)
+    followed_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"), primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThreadsPollVote(Base):
+    """One visitor's vote on a post's poll: the primary key makes a second vote impossible."""
+
+    __tablename__ = "threads_poll_votes"
+    post_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    visitor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    option: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThreadsPageView(Base):
+    """A permalink page view, at most one per visitor, post and hour (the ``views`` insight)."""
+
+    __tablename__ = "threads_page_views"
+    __table_args__ = (Index("ix_threads_page_views_profile_id_hour", "profile_id", "hour"),)
+    post_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    visitor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    profile_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class ThreadsQuotaEvent(Base):
