@@ -543,6 +543,37 @@ def profiles_token(
     emit(created, as_json, title=f"Access token for @{found.username} (shown only once)")
 
 
+@profiles_app.command("follow")
+@user_errors
+def profiles_follow(
+    follower: Annotated[str, typer.Argument(help="The following profile (id or username).")],
+    followed: Annotated[str, typer.Argument(help="The profile it follows (id or username).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Make one profile follow another (reply_control's follow rules read this)."""
+    from threadline.publishing import accounts, follows
+
+    with operator_context() as ctx:
+        a, b = accounts.find_profile(ctx, follower), accounts.find_profile(ctx, followed)
+        created = follows.follow(ctx, a.id, b.id)
+    emit(created, as_json, title=f"@{a.username} follows @{b.username}")
+
+
+@profiles_app.command("unfollow")
+@user_errors
+def profiles_unfollow(
+    follower: Annotated[str, typer.Argument(help="The following profile (id or username).")],
+    followed: Annotated[str, typer.Argument(help="The profile it stops following (id or username).")],
+) -> None:
+    """Remove a follow between two profiles."""
+    from threadline.publishing import accounts, follows
+
+    with operator_context() as ctx:
+        a, b = accounts.find_profile(ctx, follower), accounts.find_profile(ctx, followed)
+        follows.unfollow(ctx, a.id, b.id)
+    typer.echo(f"@{a.username} no longer follows @{b.username}")
+
+
 @apps_app.command("create")
 @user_errors
 def apps_create(

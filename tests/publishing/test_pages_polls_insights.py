@@ -123,7 +123,8 @@ def test_vote_once_and_read_back(client: TestClient, app: FastAPI, alice: Profil
         "expiration_timestamp": got["expiration_timestamp"],
     }
     mine = client.get(path).text
-    assert 'class="mine"' in mine and 'name="token"' not in mine  # voted: results, no form
+    assert 'class="mine"' in mine  # voted: the results, no form
+    assert 'name="token"' not in mine
 
 
 def test_forged_missing_and_foreign_vote_tokens(client: TestClient, app: FastAPI, alice: Profile) -> None:
@@ -148,7 +149,8 @@ def test_forged_missing_and_foreign_vote_tokens(client: TestClient, app: FastAPI
     assert bare.post(f"{path}/vote", data={"option": "option_a", "token": token}).status_code == 400
     # Unknown option, unknown post, post without poll.
     r = client.post(f"{path}/vote", data={"option": "option_d", "token": token})
-    assert r.status_code == 400 and "not one of this poll" in r.text
+    assert r.status_code == 400
+    assert "not one of this poll" in r.text
     assert (
         client.post("/@alice/post/nothing/vote", data={"option": "option_a", "token": token}).status_code
         == 404
@@ -245,7 +247,7 @@ def test_user_insights(
         until=str(now),
     ).json()["data"]
     views = body[0]
-    assert views["name"] == "views" and views["period"] == "day"
+    assert (views["name"], views["period"]) == ("views", "day")
     assert views["id"] == f"{alice.id}/insights/views/day"
     assert sum(v["value"] for v in views["values"]) == 1
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT00:00:00\+0000", v["end_time"]) for v in views["values"])

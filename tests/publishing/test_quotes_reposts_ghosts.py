@@ -105,7 +105,8 @@ def test_ghost_post_expires_by_job(
         from threadline.store.models import ThreadsPost
 
         archived = s.get(ThreadsPost, int(ghost))
-        assert archived is not None and archived.ghost_archived_at == clock.now_s()
+        assert archived is not None
+        assert archived.ghost_archived_at == clock.now_s()
     assert [d["id"] for d in get(client, "me/threads", alice.token).json()["data"]] == [normal]
     assert (
         get(client, ghost, alice.token, fields="ghost_post_status").json()["ghost_post_status"] == "ARCHIVED"

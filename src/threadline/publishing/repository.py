@@ -62,9 +62,7 @@ def live_post(s: Session, post_id: int) -> ThreadsPost | None:
     return post if post is not None and post.deleted_at is None else None
 
 
-def profile_posts(
-    profile_id: int, *, since: int | None, until: int | None, now: int
-) -> Select[ThreadsPost]:
+def profile_posts(profile_id: int, *, since: int | None, until: int | None, now: int) -> Select[ThreadsPost]:
     """A profile's listed posts: top level, live, not an expired ghost (the expiry job archives them;
     the time test covers the moments before it runs)."""
     q = select(ThreadsPost).where(
