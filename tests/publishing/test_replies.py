@@ -262,3 +262,38 @@ def test_reply_control(
     mine = reply(client, alice, root, "me")
     if "bob" not in allowed:
         refused(client, bob, mine)
+
+
+def test_conversation_costs_the_same_queries_for_any_size(
+    app: FastAPI, client: TestClient, alice: Profile
+) -> None:
+    from sqlalchemy import event
+
+    from tests.factories import ctx_of
+
+    engine = ctx_of(app).db.engine
+    fields = "id,text,username,replied_to,root_post,has_replies,quoted_post,reposted_post,poll_attachment"
+
+    def statements(node: str) -> int:
+        seen: list[str] = []
+
+        def record(*args: Any) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert (
+                get(client, f"{node}/conversation", alice.token, fields=fields, limit="100").status_code
+                == 200
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return len(seen)
+
+    small = text_post(client, alice, "small")
+    reply(client, alice, small)
+    big = text_post(client, alice, "big")
+    parent = big
+    for i in range(30):
+        parent = reply(client, alice, parent if i % 2 else big, f"r{i}")
+    assert statements(small) == statements(big)
