@@ -14,7 +14,7 @@ from threadline.kit.ids import parse_graph_id
 from threadline.publishing import relations as rel
 from threadline.publishing import repository as repo
 from threadline.publishing.errors import GraphError
-from threadline.publishing.rules import mentions
+from threadline.publishing.mentions import mentioned_usernames
 from threadline.store.models import ThreadsPost, ThreadsProfile
 
 HIDDEN = "HIDDEN"
@@ -77,7 +77,7 @@ def _allowed(s: Session, control: str, replier_id: int, root: ThreadsPost) -> bo
         return rel.follows(s, replier_id, root.profile_id)
     if control == "mentioned_only":
         replier = s.get(ThreadsProfile, replier_id)
-        return replier is not None and replier.username.lower() in mentions(root.text)
+        return replier is not None and replier.username.lower() in mentioned_usernames(root.text)
     return False  # parent_post_author_only: the author was let through above
 
 

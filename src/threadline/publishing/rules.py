@@ -59,19 +59,6 @@ def is_http_url(value: str) -> bool:
     return bool(re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value, re.IGNORECASE)) and len(value) <= MAX_URL
 
 
-MENTION_RE = re.compile(r"(?<![\w@.])@([a-z0-9._]{1,30})", re.IGNORECASE)
-
-
-def mentions(text: str) -> list[str]:
-    """The ``@username`` mentions of a text, lower-cased, first occurrence order, no duplicates."""
-    out: list[str] = []
-    for m in MENTION_RE.finditer(text):
-        name = m.group(1).rstrip(".").lower()
-        if name and name not in out:
-            out.append(name)
-    return out
-
-
 def in_text_tag(text: str) -> str | None:
     """The first valid ``#tag`` of the text (1 to 50 characters), if any."""
     for m in IN_TEXT_TAG.finditer(text):

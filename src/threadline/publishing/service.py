@@ -20,8 +20,9 @@ from threadline.publishing import relations as rel
 from threadline.publishing import repository as repo
 from threadline.publishing.auth import DELETE, MANAGE_REPLIES, PUBLISH, ThreadsPrincipal
 from threadline.publishing.errors import GraphError, bad_param, no_object, not_ready, user_limit
+from threadline.publishing.mentions import mentioned_usernames
 from threadline.publishing.params import Params, text_param
-from threadline.publishing.rules import ContainerSpec, check_geo_gating, mentions, parse_container
+from threadline.publishing.rules import ContainerSpec, check_geo_gating, parse_container
 from threadline.store.models import ThreadsContainer, ThreadsPost, ThreadsProfile
 
 READ_MEDIA_TYPE = {"TEXT": "TEXT_POST", "IMAGE": "IMAGE", "VIDEO": "VIDEO", "CAROUSEL": "CAROUSEL_ALBUM"}
@@ -220,10 +221,11 @@ def _publish_locked(ctx: AppContext, s: Session, principal: ThreadsPrincipal, ci
             kid.published_media_id = kid_id
             kid.status = "PUBLISHED"
         attrs["children"] = child_ids
-    attrs["mentions"] = mentions(opts.get("text", ""))
+    attrs["mentions"] = mentioned_usernames(opts.get("text", ""))
     if target is not None:
         # A reply's audience is its conversation's: reply_control is a root-post setting.
         attrs["reply_control"] = target.root.attrs.get("reply_control") or "everyone"
+        attrs["root_post_id"] = str(target.root.id)  # also the root_id column; webhook payloads read this
     post = _post(
         container,
         media_id,
