@@ -52,6 +52,9 @@ OWNER = {
     "ThreadsContainer": "publishing",
     "ThreadsPost": "publishing",
     "ThreadsQuotaEvent": "publishing",
+    "ThreadsFollow": "publishing",
+    "ThreadsPollVote": "publishing",
+    "ThreadsPageView": "publishing",
 }
 
 # (module path under threadline/, model): why it is still queried there.

@@ -374,7 +374,8 @@ def list_posts(
     if since is not None and since < EARLIEST_SINCE:
         raise bad_param("since", f"must be at least {EARLIEST_SINCE}")
     q = repo.profile_posts(profile_id, since=since, until=until, now=ctx.clock.now_s())
-    return paged_list(ctx, principal.profile_id, params, url, q, page, fields)
+    with ctx.db.read() as s:
+        return paged_list(ctx, s, principal.profile_id, params, url, q, page, fields)
 
 
 def read_page(params: Params, *, newest_first: bool) -> rel.Page:
@@ -406,6 +407,7 @@ def read_page(params: Params, *, newest_first: bool) -> rel.Page:
 
 def paged_list(
     ctx: AppContext,
+    s: Session,
     viewer_id: int,
     params: Params,
     url: str,
@@ -415,12 +417,11 @@ def paged_list(
 ) -> dict[str, Any]:
     """One page of ``q`` as Graph answers a list: ``data`` and ``paging`` (cursors, next, previous)."""
     limit, after, before = page.limit, page.after, page.before
-    with ctx.db.read() as s:
-        rows = rel.paged(s, q, replace(page, limit=limit + 1))
-        more = len(rows) > limit
-        shown = (rows[-limit:] if more else rows) if before is not None else rows[:limit]
-        mc = media_context(ctx, s, viewer_id, shown, fields)
-        data = [F.media_node(p, fields, mc) for p in shown]
+    rows = rel.paged(s, q, replace(page, limit=limit + 1))
+    more = len(rows) > limit
+    shown = (rows[-limit:] if more else rows) if before is not None else rows[:limit]
+    mc = media_context(ctx, s, viewer_id, shown, fields)
+    data = [F.media_node(p, fields, mc) for p in shown]
     return {"data": data, "paging": paging(url, params, [p.id for p in shown], more, after, before)}
 
 

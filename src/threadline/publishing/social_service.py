@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from threadline.context import AppContext
 from threadline.kit.ids import new_graph_id, parse_graph_id
 from threadline.publishing import conversations as conv
@@ -23,16 +25,15 @@ def _reverse(params: Params) -> bool:
     return True if value is None else value
 
 
-def _readable_post(ctx: AppContext, principal: ThreadsPrincipal, node: str) -> ThreadsPost:
+def _readable_post(s: Session, principal: ThreadsPrincipal, node: str) -> ThreadsPost:
     post_id = parse_graph_id(node)
-    with ctx.db.read() as s:
-        post = repo.live_post(s, post_id) if post_id is not None else None
-        if (
-            post is None
-            or post.ghost_archived_at is not None
-            or not conv.visible_to(s, principal.profile_id, post)
-        ):
-            raise no_object(node[:64])
+    post = repo.live_post(s, post_id) if post_id is not None else None
+    if (
+        post is None
+        or post.ghost_archived_at is not None
+        or not conv.visible_to(s, principal.profile_id, post)
+    ):
+        raise no_object(node[:64])
     return post
 
 
@@ -42,15 +43,14 @@ def replies(
     """``GET /{media}/replies`` (direct replies) or, for ``me``/the token's profile, ``GET /{user}/replies``."""
     principal.require(READ_REPLIES)
     fields = F.requested(params, F.MEDIA_FIELDS, F.MEDIA_NODE)
-    if node == "me" or parse_graph_id(node) == principal.profile_id:
-        page = service.read_page(params, newest_first=True)
-        q = rel.profile_replies(principal.profile_id)
-        return service.paged_list(ctx, principal.profile_id, params, url, q, page, fields)
-    post = _readable_post(ctx, principal, node)
-    page = service.read_page(params, newest_first=_reverse(params))
-    return service.paged_list(
-        ctx, principal.profile_id, params, url, rel.direct_replies(post.id), page, fields
-    )
+    mine = node == "me" or parse_graph_id(node) == principal.profile_id
+    page = service.read_page(params, newest_first=True if mine else _reverse(params))
+    with ctx.db.read() as s:
+        if mine:
+            q = rel.profile_replies(principal.profile_id)
+        else:
+            q = rel.direct_replies(_readable_post(s, principal, node).id)
+        return service.paged_list(ctx, s, principal.profile_id, params, url, q, page, fields)
 
 
 def conversation(
@@ -59,15 +59,15 @@ def conversation(
     """``GET /{media}/conversation``: every reply below the post, flattened, newest first by default."""
     principal.require(READ_REPLIES)
     fields = F.requested(params, F.MEDIA_FIELDS, F.MEDIA_NODE)
-    post = _readable_post(ctx, principal, node)
     page = service.read_page(params, newest_first=_reverse(params))
-    q = rel.conversation(conv.root_of(post))
-    if post.root_id is not None:
-        # Below a reply: the subtree, found from the conversation's (id, parent) pairs in one query.
-        with ctx.db.read() as s:
+    with ctx.db.read() as s:
+        post = _readable_post(s, principal, node)
+        q = rel.conversation(conv.root_of(post))
+        if post.root_id is not None:
+            # Below a reply: the subtree, found from the conversation's (id, parent) pairs in one query.
             below = conv.descendants(rel.conversation_ids(s, post.root_id), post.id)
-        q = q.where(ThreadsPost.id.in_(below or [0]))
-    return service.paged_list(ctx, principal.profile_id, params, url, q, page, fields)
+            q = q.where(ThreadsPost.id.in_(below or [0]))
+        return service.paged_list(ctx, s, principal.profile_id, params, url, q, page, fields)
 
 
 def manage_reply(ctx: AppContext, principal: ThreadsPrincipal, node: str, params: Params) -> dict[str, Any]:
