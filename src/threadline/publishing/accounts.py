@@ -27,6 +27,7 @@ from threadline.publishing.schemas import (
     TokenCreate,
     TokenOut,
 )
+from threadline.publishing.webhooks import encrypt_app_secret
 from threadline.store.models import Org, ThreadsApp, ThreadsAuthCode, ThreadsProfile, ThreadsToken
 
 SHORT_LIVED_SECONDS = 3600
@@ -173,6 +174,7 @@ def create_app(ctx: AppContext, body: AppCreate) -> NewAppOut:
             id=new_graph_id(ctx.clock.now()),
             name=body.name,
             secret_hash=hash_key(secret),
+            secret_encrypted=encrypt_app_secret(ctx, secret),
             redirect_uris=list(body.redirect_uris),
             created_at=ctx.clock.now_s(),
         )
