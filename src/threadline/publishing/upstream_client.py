@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from threadline.config import Settings
-from threadline.kit.http_fetch import FetchError, FetchPolicy
+from threadline.kit.http_fetch import INVALID_URL, FetchError, FetchPolicy
 from threadline.publishing import outbound_http
 
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 368, 613})
@@ -71,7 +71,9 @@ class ThreadsUpstream:
         try:
             result = outbound_http.request(method, url, self.policy, payload, headers)
         except FetchError as exc:
-            raise UpstreamError(f"upstream unreachable: {exc.message}", transient=True) from None
+            # A refused URL (not http(s), a private address) stays refused; a failed connection may pass.
+            transient = exc.code != INVALID_URL
+            raise UpstreamError(f"upstream unreachable: {exc.message}", transient=transient) from None
         try:
             body = json.loads(result.body) if result.body else {}
         except (ValueError, UnicodeDecodeError, RecursionError):
