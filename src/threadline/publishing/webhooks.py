@@ -257,7 +257,7 @@ def enqueue_for_post(s: Session, post: ThreadsPost, *, now: int) -> int:
             )
         ).scalars()
         targets.extend((int(pid), "mentions") for pid in mentioned)
-    count = 0
+    deliveries: list[ThreadsWebhookDelivery] = []
     for profile_id, field in targets:
         app_ids = _app_ids_of(s, profile_id, now, READ_REPLIES if field == "replies" else None)
         if not app_ids:
@@ -265,10 +265,8 @@ def enqueue_for_post(s: Session, post: ThreadsPost, *, now: int) -> int:
         subs = s.execute(
             select(ThreadsWebhookSubscription).where(ThreadsWebhookSubscription.app_id.in_(app_ids))
         ).scalars()
-        for sub in subs:
-            if field not in sub.fields:
-                continue
-            delivery = ThreadsWebhookDelivery(
+        deliveries.extend(
+            ThreadsWebhookDelivery(
                 subscription_id=sub.id,
                 app_id=sub.app_id,
                 field=field,
@@ -279,11 +277,15 @@ def enqueue_for_post(s: Session, post: ThreadsPost, *, now: int) -> int:
                 created_at=now,
                 updated_at=now,
             )
-            s.add(delivery)
-            s.flush()
+            for sub in subs
+            if field in sub.fields
+        )
+    if deliveries:
+        s.add_all(deliveries)
+        s.flush()  # one INSERT round for the fan-out; the jobs need the rows' ids
+        for delivery in deliveries:
             enqueue(s, DELIVER, {"delivery_id": delivery.id}, now=now, max_attempts=JOB_ATTEMPTS_CEILING)
-            count += 1
-    return count
+    return len(deliveries)
 
 
 # ------------------------------------------------------------------------------------------ delivery
@@ -339,9 +341,20 @@ def render_value(ctx: AppContext, s: Session, post: ThreadsPost, field: str) -> 
     )
 
 
-def _body(ctx: AppContext, delivery_id: int) -> tuple[str, str, str] | None:
-    """(body, callback URL, app secret), rendering and storing the body on first use."""
+def _fail(ctx: AppContext, delivery_id: int, reason: str) -> None:
     with ctx.db.write() as s:
+        row = s.get(ThreadsWebhookDelivery, delivery_id)
+        if row is not None and row.status == "pending":
+            row.status, row.last_error, row.updated_at = "failed", reason, ctx.clock.now_s()
+
+
+def _body(ctx: AppContext, delivery_id: int) -> tuple[str, str, str] | None:
+    """(body, callback URL, app secret): the stored body, or a new rendering on the first attempt.
+
+    A read: the body is stored with the attempt's outcome, so a delivery costs one write transaction
+    (a crash in between re-renders it, which at-least-once delivery allows).
+    """
+    with ctx.db.read() as s:
         d = s.get(ThreadsWebhookDelivery, delivery_id)
         if d is None or d.status != "pending":
             return None
@@ -354,13 +367,10 @@ def _body(ctx: AppContext, delivery_id: int) -> tuple[str, str, str] | None:
             else None
         )
         if sub is None or post is None or secret is None:
-            d.status = "failed"
-            d.last_error = (
-                "the subscription was deleted" if sub is None else "nothing to deliver or sign with"
-            )
-            d.updated_at = ctx.clock.now_s()
-            return None
-        if d.body is None:
+            reason = "the subscription was deleted" if sub is None else "nothing to deliver or sign with"
+        elif d.body is not None:
+            return d.body, sub.callback_url, secret
+        else:
             payload = {
                 "app_id": str(d.app_id),
                 "topic": TOPIC[d.field],
@@ -370,8 +380,9 @@ def _body(ctx: AppContext, delivery_id: int) -> tuple[str, str, str] | None:
                 "has_uid_field": False,
                 "values": {"value": render_value(ctx, s, post, d.field), "field": d.field},
             }
-            d.body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-        return d.body, sub.callback_url, secret
+            return json.dumps(payload, separators=(",", ":"), ensure_ascii=False), sub.callback_url, secret
+    _fail(ctx, delivery_id, reason)
+    return None
 
 
 def deliver(ctx: AppContext, delivery_id: int, attempt: int) -> None:
@@ -399,6 +410,8 @@ def deliver(ctx: AppContext, delivery_id: int, attempt: int) -> None:
         row = s.get(ThreadsWebhookDelivery, delivery_id)
         if row is None or row.status != "pending":
             return
+        if row.body is None:
+            row.body = body  # every later retry sends these same bytes
         row.attempts = attempt
         row.last_status_code = status
         row.last_error = error[:500] if error else None
