@@ -28,9 +28,10 @@ from threadline.kit.ids import parse_graph_id
 from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue
 from threadline.publishing import fields as F
 from threadline.publishing import repository as repo
+from threadline.publishing.accounts import profile_row
 from threadline.publishing.outbound_schemas import MirrorOut, UpstreamLink, UpstreamOut
 from threadline.publishing.upstream_client import ThreadsUpstream, UpstreamError
-from threadline.store.models import ThreadsMirror, ThreadsPost, ThreadsProfile, ThreadsUpstreamLink
+from threadline.store.models import ThreadsMirror, ThreadsPost, ThreadsUpstreamLink
 
 log = logging.getLogger("threadline.publishing.mirror")
 
@@ -48,14 +49,6 @@ _FLAG_OPTIONS = ("is_spoiler_media", "is_ghost_post")
 
 
 # ------------------------------------------------------------------------------------------- links
-
-
-def _profile(s: Session, profile_id: str) -> ThreadsProfile:
-    pid = parse_graph_id(profile_id)
-    profile = s.get(ThreadsProfile, pid) if pid is not None else None
-    if profile is None:
-        raise not_found("profile")
-    return profile
 
 
 def _link_out(link: ThreadsUpstreamLink) -> UpstreamOut:
@@ -76,7 +69,7 @@ def link_upstream(ctx: AppContext, profile_id: str, body: UpstreamLink) -> Upstr
         raise invalid("base_url must be an http(s) URL such as https://graph.threads.net/v1.0", "base_url")
     now = ctx.clock.now_s()
     with ctx.db.write() as s:
-        profile = _profile(s, profile_id)
+        profile = profile_row(s, profile_id)
         link = s.get(ThreadsUpstreamLink, profile.id)
         if link is None:
             link = ThreadsUpstreamLink(profile_id=profile.id, created_at=now)
@@ -93,7 +86,7 @@ def link_upstream(ctx: AppContext, profile_id: str, body: UpstreamLink) -> Upstr
 
 def get_upstream(ctx: AppContext, profile_id: str) -> UpstreamOut:
     with ctx.db.read() as s:
-        link = s.get(ThreadsUpstreamLink, _profile(s, profile_id).id)
+        link = s.get(ThreadsUpstreamLink, profile_row(s, profile_id).id)
         if link is None:
             raise not_found("upstream link")
         return _link_out(link)
@@ -101,7 +94,7 @@ def get_upstream(ctx: AppContext, profile_id: str) -> UpstreamOut:
 
 def unlink_upstream(ctx: AppContext, profile_id: str) -> None:
     with ctx.db.write() as s:
-        link = s.get(ThreadsUpstreamLink, _profile(s, profile_id).id)
+        link = s.get(ThreadsUpstreamLink, profile_row(s, profile_id).id)
         if link is None:
             raise not_found("upstream link")
         s.delete(link)

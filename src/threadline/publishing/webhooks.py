@@ -34,6 +34,7 @@ from threadline.operator.schemas import Page
 from threadline.publishing import fields as F
 from threadline.publishing import outbound_http
 from threadline.publishing import repository as repo
+from threadline.publishing.accounts import app_row, app_secret
 from threadline.publishing.auth import READ_REPLIES
 from threadline.publishing.mentions import mentioned_usernames
 from threadline.publishing.outbound_schemas import (
@@ -54,7 +55,6 @@ from threadline.store.models import (
 log = logging.getLogger("threadline.publishing.webhooks")
 
 DELIVER = "publishing.webhook_delivery"
-SECRET_PURPOSE = "threadline/threads-apps/client-secret"
 VERIFY_TOKEN_PURPOSE = "threadline/threads-webhooks/verify-token"
 TOPIC = {"replies": "moderate", "mentions": "interaction"}
 # The job table's own ceiling; the handler gives up after settings.webhook_max_attempts first (the
@@ -67,19 +67,11 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def encrypt_app_secret(ctx: AppContext, secret: str) -> str:
-    return crypto.encrypt(ctx.secret_key, SECRET_PURPOSE, secret)
-
-
 # ------------------------------------------------------------------------------------ subscriptions
 
 
 def _app(s: Session, client_id: str) -> ThreadsApp:
-    aid = parse_graph_id(client_id)
-    app = s.get(ThreadsApp, aid) if aid is not None else None
-    if app is None:
-        raise not_found("app", "client_id")
-    return app
+    return app_row(s, client_id, "client_id")
 
 
 def _sub_out(sub: ThreadsWebhookSubscription) -> SubscriptionOut:
@@ -361,11 +353,7 @@ def _body(ctx: AppContext, delivery_id: int) -> tuple[str, str, str] | None:
         sub = s.get(ThreadsWebhookSubscription, d.subscription_id)
         app = s.get(ThreadsApp, d.app_id)
         post = s.get(ThreadsPost, d.media_id)
-        secret = (
-            crypto.decrypt(ctx.secret_key, SECRET_PURPOSE, app.secret_encrypted)
-            if app is not None and app.secret_encrypted
-            else None
-        )
+        secret = app_secret(ctx, app) if app is not None else None
         if sub is None or post is None or secret is None:
             reason = "the subscription was deleted" if sub is None else "nothing to deliver or sign with"
         elif d.body is not None:
