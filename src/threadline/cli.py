@@ -26,8 +26,8 @@ from sqlalchemy.exc import OperationalError
 
 from threadline import demo as demo_setup
 from threadline import simulate as simulation
+from threadline.advertiser.deposits import reconcile_pending_charges
 from threadline.background import make_worker
-from threadline.billing.charges import reconcile_pending_charges
 from threadline.config import Settings
 from threadline.context import AppContext, build_context
 from threadline.kit.errors import ApiError, validation_to_api_error

@@ -77,6 +77,15 @@ def revoke_keys(session: Session, *, kind: str, org_id: str, at: int, key_id: st
     return int(session.execute(stmt.values(revoked_at=at)).rowcount)  # type: ignore[attr-defined]
 
 
+def revoke_publisher_keys(session: Session, publisher_id: str, at: int) -> None:
+    """Revoke every live key of a publisher (publisher keys belong to no org, so revoke_keys can't)."""
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.kind == "publisher", ApiKey.publisher_id == publisher_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+
+
 def lookup(session: Session, plain: str) -> tuple[ApiKey, Org | None] | None:
     row = session.execute(
         select(ApiKey, Org).outerjoin(Org, Org.id == ApiKey.org_id).where(ApiKey.key_hash == hash_key(plain))
@@ -89,21 +98,24 @@ def lookup(session: Session, plain: str) -> tuple[ApiKey, Org | None] | None:
 class KeyCache:
     """A short-lived cache of hash -> principal, so the hot path does not query per request.
 
-    Revocation in this process clears it at once; other processes see it within ``ttl`` seconds.
+    Every credential kind shares it (keys, Threads access tokens): hashes of different kinds never
+    collide because their prefixes differ, and one ``clear()`` after a revocation or an org deletion
+    covers them all. Revocation in this process clears it at once; other processes see it within
+    ``ttl`` seconds.
     """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, KeyPrincipal | None]] = {}
+        self._entries: dict[str, tuple[float, object]] = {}
 
-    def get(self, key_hash: str, now_mono: float) -> tuple[bool, KeyPrincipal | None]:
+    def get(self, key_hash: str, now_mono: float) -> tuple[bool, object]:
         entry = self._entries.get(key_hash)
         if entry is None or entry[0] < now_mono:
             return False, None
         return True, entry[1]
 
-    def put(self, key_hash: str, principal: KeyPrincipal | None, now_mono: float) -> None:
+    def put(self, key_hash: str, principal: object, now_mono: float) -> None:
         with self._lock:
             if len(self._entries) > 50_000:
                 self._entries.clear()
@@ -120,9 +132,9 @@ def authenticate(
     """The principal for a presented key of ``kind``, or None if unknown, revoked, expired or orphaned."""
     digest = digest or hash_key(plain)
     mono = clock.monotonic()
-    hit, principal = cache.get(digest, mono)
+    hit, cached = cache.get(digest, mono)
+    principal = cached if isinstance(cached, KeyPrincipal) else None
     if not hit:
-        principal = None
         with db.read() as session:
             found = lookup(session, plain)
         if found is not None:

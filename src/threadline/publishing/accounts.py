@@ -174,6 +174,7 @@ def revoke_token(ctx: AppContext, profile_id: str, token_id: str) -> None:
         ).rowcount  # type: ignore[attr-defined]
     if not done:
         raise not_found("token")
+    ctx.keys.clear()  # the token's principal may be cached (auth/authenticator.py ThreadsTokenResolver)
 
 
 def create_app(ctx: AppContext, body: AppCreate) -> NewAppOut:

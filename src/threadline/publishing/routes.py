@@ -15,6 +15,7 @@ from threadline.publishing.admin_routes import router as admin_router
 from threadline.publishing.auth import ThreadsPrincipal, presented_token, resolve_token
 from threadline.publishing.errors import app_limit, unsupported_method
 from threadline.publishing.openapi_docs import (
+    CHILDREN_DOC,
     CREATE_DOC,
     DELETE_DOC,
     EXCHANGE_DOC,
@@ -121,6 +122,11 @@ async def publish(request: Request, user: str) -> Response:
 @router.get("/v1.0/{user}/threads_publishing_limit", **LIMIT_DOC)
 async def publishing_limit(request: Request, user: str) -> Response:
     return await _graph(request, lambda ctx, p, params: service.publishing_limit(ctx, p, user, params))
+
+
+@router.get("/v1.0/{node}/children", **CHILDREN_DOC)
+async def carousel_children(request: Request, node: str) -> Response:
+    return await _graph(request, lambda ctx, p, params: service.list_children(ctx, p, node, params))
 
 
 @router.get("/v1.0/{node}", **NODE_DOC)
