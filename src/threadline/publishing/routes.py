@@ -28,6 +28,7 @@ from threadline.publishing.openapi_docs import (
     PUBLISH_DOC,
     REFRESH_DOC,
 )
+from threadline.publishing.outbound_routes import router as outbound_router
 from threadline.publishing.params import Params, read_params, text_param
 from threadline.routing import mount
 
@@ -153,4 +154,4 @@ async def permalink(request: Request, username: str, code: str) -> Response:
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    mount(app, token_router, router, page_router, admin_router)
+    mount(app, token_router, router, page_router, admin_router, outbound_router)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from threadline.context import AppContext
 from threadline.kit.ids import new_graph_id, parse_graph_id
 from threadline.publishing import fields as F
+from threadline.publishing import outbound
 from threadline.publishing import repository as repo
 from threadline.publishing.auth import DELETE, MANAGE_REPLIES, PUBLISH, ThreadsPrincipal
 from threadline.publishing.errors import GraphError, bad_param, no_object, not_ready, user_limit
@@ -225,6 +226,7 @@ def _publish_locked(ctx: AppContext, s: Session, principal: ThreadsPrincipal, ci
     container.status = "PUBLISHED"
     repo.count_quota(s, profile.id, bucket, now)
     s.flush()  # the unique container_id turns a concurrent duplicate into an error, never a second post
+    outbound.after_publish(s, post, now=now)
     return media_id
 
 
@@ -489,4 +491,5 @@ def delete_post(ctx: AppContext, principal: ThreadsPrincipal, node: str) -> dict
         for child in repo.child_posts(s, post.id):
             child.deleted_at = now
         repo.count_quota(s, principal.profile_id, "delete", now)
+        outbound.after_delete(s, post, now=now)
     return {"success": True, "deleted_id": str(media_id)}
