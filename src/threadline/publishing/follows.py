@@ -5,7 +5,7 @@ from __future__ import annotations
 from threadline.context import AppContext
 from threadline.kit.errors import invalid, not_found
 from threadline.publishing import relations as rel
-from threadline.publishing.accounts import get_profile_row
+from threadline.publishing.accounts import profile_row
 from threadline.publishing.schemas import FollowList, FollowOut
 from threadline.store.models import ThreadsFollow
 
@@ -14,8 +14,8 @@ def follow(ctx: AppContext, follower: str, followed: str) -> FollowOut:
     """``follower`` follows ``followed`` (idempotent: following again keeps the first time)."""
     now = ctx.clock.now_s()
     with ctx.db.write() as s:
-        a = get_profile_row(s, follower)
-        b = get_profile_row(s, followed, param="profile_id")
+        a = profile_row(s, follower)
+        b = profile_row(s, followed)
         if a.id == b.id:
             raise invalid("A profile cannot follow itself.", "profile_id")
         rel.add_follow(s, a.id, b.id, now)
@@ -32,14 +32,14 @@ def _out(row: ThreadsFollow | None) -> FollowOut:
 
 def unfollow(ctx: AppContext, follower: str, followed: str) -> None:
     with ctx.db.write() as s:
-        a = get_profile_row(s, follower)
-        b = get_profile_row(s, followed, param="followed_id")
+        a = profile_row(s, follower)
+        b = profile_row(s, followed)
         if not rel.remove_follow(s, a.id, b.id):
             raise not_found("follow")
 
 
 def following(ctx: AppContext, follower: str) -> FollowList:
     with ctx.db.read() as s:
-        a = get_profile_row(s, follower)
+        a = profile_row(s, follower)
         rows = rel.follow_rows(s, a.id)
     return FollowList(data=[_out(r) for r in rows])

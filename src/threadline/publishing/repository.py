@@ -97,6 +97,29 @@ def live_post(s: Session, post_id: int) -> ThreadsPost | None:
     return post if post is not None and post.deleted_at is None else None
 
 
+def own_posts(s: Session, profile_id: int, post_ids: Iterable[int]) -> dict[int, ThreadsPost]:
+    """The live posts of ``profile_id`` among ``post_ids`` (carousel items included), by id."""
+    wanted = list(post_ids)
+    if not wanted:
+        return {}
+    rows = s.execute(
+        select(ThreadsPost).where(
+            ThreadsPost.id.in_(wanted),
+            ThreadsPost.profile_id == profile_id,
+            ThreadsPost.deleted_at.is_(None),
+        )
+    ).scalars()
+    return {p.id: p for p in rows}
+
+
+def profiles(s: Session, profile_ids: Iterable[int]) -> dict[int, ThreadsProfile]:
+    wanted = set(profile_ids)
+    if not wanted:
+        return {}
+    rows = s.execute(select(ThreadsProfile).where(ThreadsProfile.id.in_(wanted))).scalars()
+    return {p.id: p for p in rows}
+
+
 def profile_posts(profile_id: int, *, since: int | None, until: int | None, now: int) -> Select[ThreadsPost]:
     """A profile's listed posts: top level, live, not an expired ghost (the expiry job archives them;
     the time test covers the moments before it runs)."""

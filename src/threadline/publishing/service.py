@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from threadline.context import AppContext
 from threadline.kit.ids import new_graph_id, parse_graph_id
-from threadline.publishing import conversations
+from threadline.publishing import conversations, outbound
 from threadline.publishing import fields as F
 from threadline.publishing import relations as rel
 from threadline.publishing import repository as repo
@@ -247,6 +247,7 @@ def _publish_locked(ctx: AppContext, s: Session, principal: ThreadsPrincipal, ci
     container.status = "PUBLISHED"
     repo.count_quota(s, profile.id, bucket, now)
     s.flush()  # the unique container_id turns a concurrent duplicate into an error, never a second post
+    outbound.after_publish(s, post, now=now)
     if post.ghost_expires_at is not None:
         from threadline.publishing.jobs import enqueue_ghost_expiry
 
@@ -324,24 +325,87 @@ def media_context(
     ctx: AppContext, s: Session, viewer_id: int, posts: list[ThreadsPost], fields: list[str]
 ) -> F.MediaContext:
     """What the requested fields of these posts need, in one query per kind (never one per post)."""
-    ids = [p.id for p in posts]
-    replies = rel.count_by(s, "reply_to_id", ids) if "has_replies" in fields else {}
+    loaded = _expanded_posts(s, viewer_id, posts, fields)
+    every = list(loaded.values())
+    ids = [p.id for p in every]
+    replies = rel.count_by(s, "reply_to_id", ids) if F.mentions(fields, "has_replies") else {}
     linked: set[int] = set()
-    if "quoted_post" in fields:
-        linked |= {p.quote_post_id for p in posts if p.quote_post_id is not None}
-    if "reposted_post" in fields:
-        linked |= {p.repost_of_id for p in posts if p.repost_of_id is not None}
+    if F.mentions(fields, "quoted_post"):
+        linked |= {p.quote_post_id for p in every if p.quote_post_id is not None}
+    if F.mentions(fields, "reposted_post"):
+        linked |= {p.repost_of_id for p in every if p.repost_of_id is not None}
     live_linked = set(rel.posts_by_id(s, linked)) if linked else set()
-    polls = [p.id for p in posts if p.attrs.get("poll_attachment")] if "poll_attachment" in fields else []
+    polls = (
+        [p.id for p in every if p.attrs.get("poll_attachment")]
+        if F.mentions(fields, "poll_attachment")
+        else []
+    )
+    owners = {p.profile_id for p in every}
+    expands_owner = any(
+        isinstance(fs, F.Fields) and fs.sub("owner") != ["id"] for fs in _selections(fields) if "owner" in fs
+    )
     return F.MediaContext(
         public_base_url=ctx.settings.public_base_url,
         viewer_profile_id=viewer_id,
-        usernames=repo.usernames(s, {p.profile_id for p in posts}),
+        usernames=repo.usernames(s, owners),
         with_replies=frozenset(replies),
         now=ctx.clock.now(),
         live_linked=frozenset(live_linked),
         votes=rel.vote_counts(s, polls),
+        posts=loaded,
+        profiles=repo.profiles(s, owners) if expands_owner else {},
     )
+
+
+def _selections(fields: list[str]) -> list[list[str]]:
+    out = [fields]
+    if isinstance(fields, F.Fields):
+        for sub in fields.nested.values():
+            out += _selections(sub)
+    return out
+
+
+def _expanded_posts(
+    s: Session, viewer_id: int, posts: list[ThreadsPost], fields: list[str]
+) -> dict[int, ThreadsPost]:
+    """``posts`` and every post their nested fields expand, loaded a level at a time (one query each).
+
+    Only the viewer's own live posts are loaded: another profile's post named by a field stays ``{"id"}``.
+    The parser bounds the depth, so this ends after at most ``MAX_FIELD_DEPTH`` levels.
+    """
+    loaded = {p.id: p for p in posts}
+    level: list[tuple[ThreadsPost, list[str]]] = [(p, fields) for p in posts]
+    media_refs = {name for name, node in F.NESTED_NODES[F.MEDIA_NODE].items() if node == F.MEDIA_NODE}
+    while level:
+        wanted: list[tuple[int, F.Fields]] = []
+        for post, fs in level:
+            if not isinstance(fs, F.Fields):
+                continue
+            for name, sub in fs.nested.items():
+                if name in media_refs and sub != ["id"]:
+                    wanted += [(i, sub) for i in F.referenced(post, name, fs.limits.get(name))]
+        missing = {i for i, _ in wanted if i not in loaded}
+        loaded.update(repo.own_posts(s, viewer_id, missing))
+        level = [(loaded[i], sub) for i, sub in wanted if i in loaded and sub.nested]
+    return loaded
+
+
+def list_children(ctx: AppContext, principal: ThreadsPrincipal, node: str, params: Params) -> dict[str, Any]:
+    """``GET /v1.0/{media}/children``: a carousel's items in album order (none for other media)."""
+    principal.require()
+    media_id = parse_graph_id(node)
+    if media_id is None:
+        raise no_object(node[:64])
+    fields = F.requested(params, F.MEDIA_FIELDS, F.MEDIA_NODE)
+    with ctx.db.read() as s:
+        post = repo.live_post(s, media_id)
+        if post is None or post.profile_id != principal.profile_id:
+            raise no_object(node[:64])
+        ids = F.referenced(post, "children")
+        found = repo.own_posts(s, principal.profile_id, set(ids))
+        kids = [found[i] for i in ids if i in found]
+        mc = _media_context(ctx, s, principal, kids, fields)
+        return {"data": [F.media_node(k, fields, mc) for k in kids]}
 
 
 def time_param(params: Params, name: str) -> int | None:
@@ -501,4 +565,5 @@ def delete_post(ctx: AppContext, principal: ThreadsPrincipal, node: str) -> dict
         for repost in rel.reposts_of(s, post.id):
             repost.deleted_at = now
         repo.count_quota(s, principal.profile_id, "delete", now)
+        outbound.after_delete(s, post, now=now)
     return {"success": True, "deleted_id": str(media_id)}
