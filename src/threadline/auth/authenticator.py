@@ -29,8 +29,26 @@ class OperatorPrincipal:
     scopes: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class DashboardPrincipal:
+    """A person signed in to the dashboard (a live server-side session)."""
+
+    person_id: str
+    email: str
+    role: str  # owner | member | operator
+    org_id: str | None  # None for operators
+    session_hash: str
+    csrf_token: str
+    kind: str = "dashboard"
+    scopes: frozenset[str] = frozenset()
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+
 # Every principal a surface can hand its routes. Add new principal types to this union.
-Principal = KeyPrincipal | OperatorPrincipal
+Principal = KeyPrincipal | OperatorPrincipal | DashboardPrincipal
 
 
 class Resolver(Protocol):
@@ -82,6 +100,24 @@ class OperatorTokenResolver:
         return OperatorPrincipal() if ok else None
 
 
+SESSION_PREFIX = "tls_"
+
+
+class SessionResolver:
+    """Dashboard session cookies. The lookup (dashboard/sessions.py) checks idle and absolute expiry."""
+
+    kind = "dashboard"
+
+    def __init__(self, lookup: Callable[[str], DashboardPrincipal | None]) -> None:
+        self._lookup = lookup
+
+    def claims(self, token: str) -> bool:
+        return token.startswith(SESSION_PREFIX) and len(token) <= MAX_TOKEN_LENGTH
+
+    async def resolve(self, token: str) -> Principal | None:
+        return await anyio.to_thread.run_sync(self._lookup, token)
+
+
 def auth_required() -> ApiError:
     return ApiError(401, "auth_required", "Authentication credentials were not provided.")
 
@@ -126,7 +162,11 @@ class Authenticator:
 
 
 def build_authenticator(
-    db: Database, cache: KeyCache, clock: Clock, check_operator: Callable[[str], bool]
+    db: Database,
+    cache: KeyCache,
+    clock: Clock,
+    check_operator: Callable[[str], bool],
+    lookup_session: Callable[[str], DashboardPrincipal | None] | None = None,
 ) -> Authenticator:
     return Authenticator(
         [
@@ -135,5 +175,6 @@ def build_authenticator(
             KeyResolver("publisher", db, cache, clock),
             KeyResolver("tool", db, cache, clock),
             OperatorTokenResolver(check_operator),
+            *([SessionResolver(lookup_session)] if lookup_session is not None else []),
         ]
     )
