@@ -18,11 +18,13 @@ PRUNE = "jobs.prune"
 
 def register_job_handlers(ctx: AppContext) -> None:
     from threadline.billing import jobs as billing_jobs
+    from threadline.dashboard import threads as dashboard_threads
     from threadline.publishing import jobs as publishing_jobs
 
     _register_prune(ctx)
     billing_jobs.register_jobs(ctx.jobs, ctx)
     publishing_jobs.register_jobs(ctx.jobs, ctx)
+    dashboard_threads.register_jobs(ctx.jobs, ctx)
     for name in ctx.settings.job_plugins:
         importlib.import_module(name).register_jobs(ctx.jobs, ctx)
 

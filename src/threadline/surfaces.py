@@ -118,7 +118,7 @@ THREADS = Surface(
 # (dashboard/sessions.py). /v1.0/oauth/authorize lives under THREADS' prefix and reads the same cookie.
 DASHBOARD = Surface(
     "dashboard",
-    ("/app/", "/oauth/authorize"),
+    ("/app", "/oauth/authorize"),  # "/app" covers /app and /app/... (surfaces match by first segment)
     render_dashboard_error,
     credential=Credential("dashboard", header="x-threadline-session", bearer=False, cookie="tl_session"),
     body_limit="dashboard_max_body_bytes",

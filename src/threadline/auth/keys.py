@@ -174,3 +174,19 @@ async def resolve_key(
     if hit:
         return authenticate(db, cache, clock, token, kind, digest)
     return await anyio.to_thread.run_sync(authenticate, db, cache, clock, token, kind, digest)
+
+
+def live_keys(session: Session, *, kind: str, org_id: str, now: int) -> list[ApiKey]:
+    """The org's keys of ``kind`` that still answer (not revoked, not past a rotation's grace), oldest first."""
+    return list(
+        session.execute(
+            select(ApiKey)
+            .where(
+                ApiKey.org_id == org_id,
+                ApiKey.kind == kind,
+                ApiKey.revoked_at.is_(None),
+                (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now),
+            )
+            .order_by(ApiKey.created_at)
+        ).scalars()
+    )

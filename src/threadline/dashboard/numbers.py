@@ -73,7 +73,9 @@ def daily_rows(
 def campaign_totals(ctx: AppContext, org_id: str) -> dict[str, dict[str, Any]]:
     """Spend, impressions and clicks per campaign over the longest window the API allows (366 days)."""
     now = ctx.clock.now_s()
-    window = json.dumps({"type": "time_range", "start_time": max(0, now - 366 * 86400 + 1), "end_time": now + 1})
+    window = json.dumps(
+        {"type": "time_range", "start_time": max(0, now - 366 * 86400 + 1), "end_time": now + 1}
+    )
     answer = insights.insights(
         ctx,
         org_id,

@@ -148,7 +148,7 @@ class InvitationOut:
     def link(self, base_url: str) -> str:
         from threadline.surfaces import DASHBOARD
 
-        return f"{base_url.rstrip('/')}{DASHBOARD.prefixes[0]}invite/{self.token}"
+        return f"{base_url.rstrip('/')}{DASHBOARD.prefixes[0]}/invite/{self.token}"
 
 
 def invite(ctx: AppContext, email: str, *, org_id: str | None, role: str | None = None) -> InvitationOut:

@@ -40,6 +40,8 @@ def env() -> Environment:
     return e
 
 
-def render_html(template: str, status: int = 200, headers: dict[str, str] | None = None, **values: Any) -> HTMLResponse:
+def render_html(
+    template: str, status: int = 200, headers: dict[str, str] | None = None, **values: Any
+) -> HTMLResponse:
     html = env().get_template(template).render(**values)
     return HTMLResponse(html, status_code=status, headers=headers)

@@ -29,7 +29,8 @@ async def signed_in(request: Request) -> DashboardPrincipal:
     from threadline.surfaces import DASHBOARD
 
     credential = DASHBOARD.credential
-    assert credential is not None and credential.cookie is not None
+    assert credential is not None
+    assert credential.cookie is not None
     principal = await ctx_of(request).authenticator.authenticate(
         credential, request.cookies.get(credential.cookie)
     )
@@ -99,6 +100,6 @@ def field_errors(err: ApiError, known: dict[str, str]) -> dict[str, str]:
     """The API's message placed next to the form field its ``param`` names (else at the top: "")."""
     param = err.param or ""
     for prefix, field in known.items():
-        if param == prefix or param.startswith(prefix + ".") or param.startswith(prefix + "["):
+        if param == prefix or param.startswith((prefix + ".", prefix + "[")):
             return {field: err.message}
     return {"": err.message}

@@ -71,7 +71,7 @@ async def signin(request: Request) -> Response:
         return _signin_page(request, 400, SIGNIN_FAILED, email)
     plain = await call(sessions.create_session, ctx, person.id)
     target = _safe_next(text(form, "next", 2048)) or (
-        DASHBOARD.prefixes[0] + ("ops/" if person.role == "operator" else "")
+        DASHBOARD.prefixes[0] + ("/ops/" if person.role == "operator" else "/")
     )
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, plain, httponly=True, samesite="lax", secure=_secure(request), path="/")
@@ -165,7 +165,9 @@ async def change_password(request: Request) -> Response:
         )
     except ApiError as err:
         field = "current_password" if err.param == "current_password" else "new_password"
-        return page(request, "account.html", principal, status=err.status, errors={field: err.message}, notice="")
+        return page(
+            request, "account.html", principal, status=err.status, errors={field: err.message}, notice=""
+        )
     # Every session ended, this one too: sign in again with the new password.
     response = redirect("/signin", notice="Password changed. Sign in again.")
     response.delete_cookie(COOKIE, path="/")

@@ -73,7 +73,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name="fk_dashboard_scheduled_posts_org_id_orgs"),
         sa.ForeignKeyConstraint(
-            ["profile_id"], ["threads_profiles.id"], name="fk_dashboard_scheduled_posts_profile_id_threads_profiles"
+            ["profile_id"],
+            ["threads_profiles.id"],
+            name="fk_dashboard_scheduled_posts_profile_id_threads_profiles",
         ),
         sa.PrimaryKeyConstraint("seq", name="pk_dashboard_scheduled_posts"),
         sa.UniqueConstraint("id", name="uq_dashboard_scheduled_posts_id"),
