@@ -14,7 +14,7 @@ from threadline.advertiser.service import ACTIONS
 from threadline.context import AppContext
 from threadline.dashboard import numbers
 from threadline.dashboard.web import advertiser as signed_in_org
-from threadline.dashboard.web import call, ctx_of, page, posted, redirect
+from threadline.dashboard.web import call, ctx_of, page, posted, redirect, signed_in
 from threadline.insights.params import METRICS
 from threadline.kit.errors import ApiError, not_found
 from threadline.kit.pagination import PageParams
@@ -26,6 +26,8 @@ PAGE_SIZE = 20
 
 @router.get("/")
 async def overview(request: Request) -> Response:
+    if (await signed_in(request)).is_operator:
+        return redirect("/ops/")  # the dashboard's home for operators
     principal, org_id = await signed_in_org(request)
     data = await call(numbers.overview, ctx_of(request), org_id)
     return page(request, "overview.html", principal, **data)

@@ -101,7 +101,7 @@ def campaign_body(values: dict[str, str]) -> dict[str, Any]:
     group: dict[str, Any] = {
         "name": values["group_name"] or values["name"] or "Ad group",
         "context_hints": [h.strip() for h in values["hints"].split(",") if h.strip()],
-        "ads": [{"name": values["title"] or "Ad", "creative": creative}],
+        "ads": [{"name": values["title"] if len(values["title"]) >= 3 else "Ad 1", "creative": creative}],
     }
     if values["max_bid"]:
         group["bidding_config"] = {"max_bid_micros": _micros(values["max_bid"])}
