@@ -10,6 +10,14 @@
       ys.push(Number(tr.querySelector("[data-value]").dataset.value));
     });
     if (!xs.length) return;
+    // Rows exist only for periods with traffic: draw the empty ones as zeros, so the time axis is even.
+    var step = Number(table.dataset.step || 86400), filled = [[], []];
+    for (var t = xs[0], i = 0; t <= xs[xs.length - 1]; t += step) {
+      filled[0].push(t);
+      if (xs[i] === t) { filled[1].push(ys[i]); i++; } else { filled[1].push(0); }
+    }
+    if (filled[0].length === 1) { filled[0].unshift(xs[0] - step); filled[1].unshift(0); }
+    xs = filled[0]; ys = filled[1];
     var box = document.getElementById(table.dataset.chart);
     if (!box) return;
     box.innerHTML = "";
