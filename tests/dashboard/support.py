@@ -29,7 +29,9 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
     """Signs the client in; the session's CSRF token (from the page it lands on)."""
     token = csrf_of(client.get("/app/signin").text)
     r = client.post(
-        "/app/signin", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False
+        "/app/signin",
+        data={"email": email, "password": password, "csrf_token": token},
+        follow_redirects=False,
     )
     assert r.status_code == 303, r.text
     landing = client.get(r.headers["location"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -68,7 +69,14 @@ def test_operators_use_the_operator_pages(app: FastAPI, client: TestClient) -> N
     sign_in(client, "op@example.com")
     assert client.get("/app/", follow_redirects=False).headers["location"] == "/app/ops/"
     assert client.get("/app/settings").status_code == 404  # no org of their own
-    for path in ("/app/ops/", "/app/ops/orgs", "/app/ops/publishers", "/app/ops/people", "/app/ops/jobs", "/app/ops/tool-calls"):
+    for path in (
+        "/app/ops/",
+        "/app/ops/orgs",
+        "/app/ops/publishers",
+        "/app/ops/people",
+        "/app/ops/jobs",
+        "/app/ops/tool-calls",
+    ):
         assert client.get(path).status_code == 200, path
 
 
@@ -85,7 +93,9 @@ def test_operator_approves_and_rejects_with_a_reason(app: FastAPI, client: TestC
     assert "Approved Summer launch." in r.text
     r = client.post(f"/app/ops/review/{second}/reject", data={"csrf_token": csrf, "reason": " "})
     assert "Give a reason" in r.text
-    r = client.post(f"/app/ops/review/{second}/reject", data={"csrf_token": csrf, "reason": "Misleading claim"})
+    r = client.post(
+        f"/app/ops/review/{second}/reject", data={"csrf_token": csrf, "reason": "Misleading claim"}
+    )
     assert "Rejected Summer launch." in r.text
     got = client.get(f"/v1/campaigns/{second}", headers=org.headers).json()
     assert (got["review_status"], got["rejection_reason"]) == ("rejected", "Misleading claim")
@@ -103,7 +113,9 @@ def test_invitation_sets_a_password_once(app: FastAPI, client: TestClient) -> No
     r = client.post(path, data={"csrf_token": csrf_of(form.text), "password": "short"})
     assert r.status_code == 400
     assert "Use at least 10 characters." in r.text
-    r = client.post(path, data={"csrf_token": csrf_of(form.text), "password": PASSWORD}, follow_redirects=False)
+    r = client.post(
+        path, data={"csrf_token": csrf_of(form.text), "password": PASSWORD}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert client.get(path).status_code == 404  # single use
     sign_in(client, "bob@example.com")
@@ -115,15 +127,24 @@ def test_people_rules(app: FastAPI) -> None:
     org = make_org(app)
     make_person(app, "ann@example.com", org.id)
     for call, code in (
-        (lambda: people.create_person(ctx, "ANN@example.com", PASSWORD, role="member", org_id=org.id), "email_taken"),
-        (lambda: people.create_person(ctx, "x@example.com", PASSWORD, role="operator", org_id=org.id), "invalid_value"),
-        (lambda: people.create_person(ctx, "not-an-email", PASSWORD, role="operator", org_id=None), "invalid_value"),
-        (lambda: people.create_person(ctx, "y@example.com", PASSWORD, role="owner", org_id="nope"), "not_found"),
+        (
+            lambda: people.create_person(ctx, "ANN@example.com", PASSWORD, role="member", org_id=org.id),
+            "email_taken",
+        ),
+        (
+            lambda: people.create_person(ctx, "x@example.com", PASSWORD, role="operator", org_id=org.id),
+            "invalid_value",
+        ),
+        (
+            lambda: people.create_person(ctx, "not-an-email", PASSWORD, role="operator", org_id=None),
+            "invalid_value",
+        ),
+        (
+            lambda: people.create_person(ctx, "y@example.com", PASSWORD, role="owner", org_id="nope"),
+            "not_found",
+        ),
         (lambda: people.invite(ctx, "ann@example.com", org_id=org.id), "email_taken"),
     ):
-        try:
+        with pytest.raises(ApiError) as caught:
             call()
-        except ApiError as err:
-            assert err.code == code
-        else:
-            raise AssertionError(f"expected {code}")
+        assert caught.value.code == code

@@ -40,7 +40,9 @@ def _query(setup: dict[str, Any], **extra: str) -> dict[str, str]:
     }
 
 
-def _consent(client: TestClient, setup: dict[str, Any], path: str = "/oauth/authorize", **extra: str) -> tuple[str, dict[str, str]]:
+def _consent(
+    client: TestClient, setup: dict[str, Any], path: str = "/oauth/authorize", **extra: str
+) -> tuple[str, dict[str, str]]:
     page = client.get(path, params=_query(setup, **extra))
     assert page.status_code == 200, page.text
     return csrf_of(page.text), _query(setup, **extra)
@@ -85,7 +87,9 @@ def test_allow_redirects_with_code_and_state_and_the_code_works(
     assert "@acme_dash" in page.text
     assert "@other_dash" not in page.text  # only the person's org's profiles
     r = client.post(
-        path, data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]}, follow_redirects=False
+        path,
+        data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]},
+        follow_redirects=False,
     )
     assert r.status_code == 303
     location = r.headers["location"]
@@ -102,7 +106,11 @@ def test_allow_redirects_with_code_and_state_and_the_code_works(
 def test_a_replayed_code_is_refused(client: TestClient, setup: dict[str, Any]) -> None:
     sign_in(client, "ann@example.com")
     csrf, query = _consent(client, setup)
-    r = client.post("/oauth/authorize", data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]}, follow_redirects=False)
+    r = client.post(
+        "/oauth/authorize",
+        data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]},
+        follow_redirects=False,
+    )
     code = _code(r.headers["location"])
     assert _exchange(client, setup, code).status_code == 200
     again = _exchange(client, setup, code)
@@ -113,7 +121,11 @@ def test_a_replayed_code_is_refused(client: TestClient, setup: dict[str, Any]) -
 def test_an_expired_code_is_refused(client: TestClient, setup: dict[str, Any], clock: MovableClock) -> None:
     sign_in(client, "ann@example.com")
     csrf, query = _consent(client, setup)
-    r = client.post("/oauth/authorize", data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]}, follow_redirects=False)
+    r = client.post(
+        "/oauth/authorize",
+        data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]},
+        follow_redirects=False,
+    )
     code = _code(r.headers["location"])
     clock.advance(600)
     expired = _exchange(client, setup, code)
@@ -124,18 +136,26 @@ def test_an_expired_code_is_refused(client: TestClient, setup: dict[str, Any], c
 def test_a_different_redirect_uri_at_exchange_is_refused(client: TestClient, setup: dict[str, Any]) -> None:
     sign_in(client, "ann@example.com")
     csrf, query = _consent(client, setup)
-    r = client.post("/oauth/authorize", data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]}, follow_redirects=False)
+    r = client.post(
+        "/oauth/authorize",
+        data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]},
+        follow_redirects=False,
+    )
     wrong = _exchange(client, setup, _code(r.headers["location"]), REDIRECT + "/other")
     assert wrong.status_code == 400
     assert "redirect_uri is identical" in wrong.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("redirect_uri", [REDIRECT + "/", "https://client.example/cb?x=1", "https://evil.example/cb"])
+@pytest.mark.parametrize(
+    "redirect_uri", [REDIRECT + "/", "https://client.example/cb?x=1", "https://evil.example/cb"]
+)
 def test_a_redirect_uri_not_registered_exactly_never_redirects(
     client: TestClient, setup: dict[str, Any], redirect_uri: str
 ) -> None:
     sign_in(client, "ann@example.com")
-    r = client.get("/oauth/authorize", params=_query(setup, redirect_uri=redirect_uri), follow_redirects=False)
+    r = client.get(
+        "/oauth/authorize", params=_query(setup, redirect_uri=redirect_uri), follow_redirects=False
+    )
     assert r.status_code == 400
     assert "does not exactly match" in r.text
     r = client.get("/oauth/authorize", params=_query(setup, client_id="12345"), follow_redirects=False)
@@ -143,13 +163,18 @@ def test_a_redirect_uri_not_registered_exactly_never_redirects(
     assert "not registered" in r.text
 
 
-def test_denied_consent_redirects_with_the_denial_parameters(client: TestClient, setup: dict[str, Any]) -> None:
+def test_denied_consent_redirects_with_the_denial_parameters(
+    client: TestClient, setup: dict[str, Any]
+) -> None:
     sign_in(client, "ann@example.com")
     csrf, query = _consent(client, setup)
-    r = client.post("/oauth/authorize", data={**query, "csrf_token": csrf, "decision": "deny"}, follow_redirects=False)
+    r = client.post(
+        "/oauth/authorize", data={**query, "csrf_token": csrf, "decision": "deny"}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert r.headers["location"] == (
-        REDIRECT + "?error=access_denied&error_reason=user_denied&error_description=Permissions+error&state=s-1#_"
+        REDIRECT
+        + "?error=access_denied&error_reason=user_denied&error_description=Permissions+error&state=s-1#_"
     )
 
 
@@ -157,7 +182,9 @@ def test_bad_response_type_and_scope_go_back_to_the_app(client: TestClient, setu
     sign_in(client, "ann@example.com")
     r = client.get("/oauth/authorize", params=_query(setup, response_type="token"), follow_redirects=False)
     assert r.headers["location"].startswith(REDIRECT + "?error=unsupported_response_type")
-    r = client.get("/oauth/authorize", params=_query(setup, scope="threads_basic,admin"), follow_redirects=False)
+    r = client.get(
+        "/oauth/authorize", params=_query(setup, scope="threads_basic,admin"), follow_redirects=False
+    )
     assert r.headers["location"].startswith(REDIRECT + "?error=invalid_scope")
 
 

@@ -70,7 +70,9 @@ def test_open_redirects_are_refused(app: FastAPI, client: TestClient) -> None:
 
 def test_sign_in_form_needs_its_presession_token(app: FastAPI, client: TestClient) -> None:
     make_person(app, "ann@example.com", make_org(app).id)
-    r = client.post("/app/signin", data={"email": "ann@example.com", "password": PASSWORD, "csrf_token": "forged"})
+    r = client.post(
+        "/app/signin", data={"email": "ann@example.com", "password": PASSWORD, "csrf_token": "forged"}
+    )
     assert r.status_code == 403
     assert "This form has expired" in r.text
 
@@ -91,7 +93,9 @@ def test_idle_timeout_ends_the_session(app: FastAPI, client: TestClient, clock: 
         assert s.query(DashboardSession).count() == 0  # the expired row is gone
 
 
-def test_absolute_lifetime_ends_an_active_session(app: FastAPI, client: TestClient, clock: MovableClock) -> None:
+def test_absolute_lifetime_ends_an_active_session(
+    app: FastAPI, client: TestClient, clock: MovableClock
+) -> None:
     make_person(app, "ann@example.com", make_org(app).id)
     sign_in(client, "ann@example.com")
     settings = ctx_of(app).settings
@@ -135,12 +139,14 @@ def test_password_change_errors_are_shown_by_their_field(app: FastAPI, client: T
     make_person(app, "ann@example.com", make_org(app).id)
     csrf = sign_in(client, "ann@example.com")
     r = client.post(
-        "/app/account/password", data={"csrf_token": csrf, "current_password": "nope", "new_password": "x" * 12}
+        "/app/account/password",
+        data={"csrf_token": csrf, "current_password": "nope", "new_password": "x" * 12},
     )
     assert r.status_code == 400
     assert "The current password is not right." in r.text
     r = client.post(
-        "/app/account/password", data={"csrf_token": csrf, "current_password": PASSWORD, "new_password": "short"}
+        "/app/account/password",
+        data={"csrf_token": csrf, "current_password": PASSWORD, "new_password": "short"},
     )
     assert r.status_code == 400
     assert "Use at least 10 characters." in r.text
@@ -179,12 +185,16 @@ def test_sign_in_attempts_are_throttled_per_email(app: FastAPI, client: TestClie
     statuses = []
     for _ in range(limit + 1):
         token = csrf_of(client.get("/app/signin").text)
-        r = client.post("/app/signin", data={"email": "ANN@example.com", "password": "wrong one!", "csrf_token": token})
+        r = client.post(
+            "/app/signin", data={"email": "ANN@example.com", "password": "wrong one!", "csrf_token": token}
+        )
         statuses.append(r.status_code)
     assert statuses == [400] * limit + [429]
     # The right password does not get through the spent budget either.
     token = csrf_of(client.get("/app/signin").text)
-    r = client.post("/app/signin", data={"email": "ann@example.com", "password": PASSWORD, "csrf_token": token})
+    r = client.post(
+        "/app/signin", data={"email": "ann@example.com", "password": PASSWORD, "csrf_token": token}
+    )
     assert r.status_code == 429
     assert "Too many sign-in attempts" in r.text
 
@@ -195,7 +205,9 @@ def test_sign_in_attempts_are_throttled_per_address(app: FastAPI, client: TestCl
     statuses = []
     for i in range(4):
         token = csrf_of(client.get("/app/signin").text)
-        r = client.post("/app/signin", data={"email": f"p{i}@example.com", "password": "wrong one!", "csrf_token": token})
+        r = client.post(
+            "/app/signin", data={"email": f"p{i}@example.com", "password": "wrong one!", "csrf_token": token}
+        )
         statuses.append(r.status_code)
     assert statuses == [400, 400, 400, 429]
 

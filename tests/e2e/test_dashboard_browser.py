@@ -47,7 +47,11 @@ def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Serve
     with fresh_database(request.param, tmp_path) as url:
         data = tmp_path / "data"
         proc = ServerProcess(data, server_env(url))
-        env = {"THREADLINE_DATA_DIR": str(data), "THREADLINE_PUBLIC_BASE_URL": proc.base_url, **server_env(url)}
+        env = {
+            "THREADLINE_DATA_DIR": str(data),
+            "THREADLINE_PUBLIC_BASE_URL": proc.base_url,
+            **server_env(url),
+        }
         seeded = CliRunner().invoke(cli, ["demo", "--json"], env=env)
         assert seeded.exit_code == 0, seeded.output
         proc.start()
@@ -90,7 +94,18 @@ def test_goal_journey(demo: tuple[ServerProcess, dict[str, str]], shots: Shots, 
     # Traffic first, so the overview has numbers to compare.
     result = CliRunner().invoke(
         cli,
-        ["simulate", "--conversations", "25", "--seed", "7", "--json", "--base-url", base, "--conversion-rate", "0.5"],
+        [
+            "simulate",
+            "--conversations",
+            "25",
+            "--seed",
+            "7",
+            "--json",
+            "--base-url",
+            base,
+            "--conversion-rate",
+            "0.5",
+        ],
         env={"THREADLINE_DATA_DIR": str(proc.data_dir)},
     )
     assert result.exit_code == 0, result.output
@@ -198,7 +213,9 @@ def test_goal_journey(demo: tuple[ServerProcess, dict[str, str]], shots: Shots, 
     assert r.json()["review_status"] == "approved"
 
 
-def test_invalid_budget_shows_the_api_message(demo: tuple[ServerProcess, dict[str, str]], shots: Shots) -> None:
+def test_invalid_budget_shows_the_api_message(
+    demo: tuple[ServerProcess, dict[str, str]], shots: Shots
+) -> None:
     proc, info = demo
     base = proc.base_url
     body = {
@@ -221,7 +238,9 @@ def test_invalid_budget_shows_the_api_message(demo: tuple[ServerProcess, dict[st
             }
         ],
     }
-    r = httpx.post(f"{base}/v1/campaigns", json=body, headers={"Authorization": f"Bearer {info['advertiser_key']}"})
+    r = httpx.post(
+        f"{base}/v1/campaigns", json=body, headers={"Authorization": f"Bearer {info['advertiser_key']}"}
+    )
     assert r.status_code == 400
     api_message = r.json()["error"]["message"]
     with browser() as b:
@@ -242,12 +261,16 @@ def test_invalid_budget_shows_the_api_message(demo: tuple[ServerProcess, dict[st
         shots.take(page, "new-campaign-invalid-budget")
 
 
-def test_consent_screen_ends_in_a_working_token(demo: tuple[ServerProcess, dict[str, str]], shots: Shots) -> None:
+def test_consent_screen_ends_in_a_working_token(
+    demo: tuple[ServerProcess, dict[str, str]], shots: Shots
+) -> None:
     proc, info = demo
     base = proc.base_url
     redirect_uri = f"{base}/healthz"
     r = httpx.post(
-        f"{base}/admin/v1/apps", json={"name": "Scheduler Pro", "redirect_uris": [redirect_uri]}, headers=admin_headers()
+        f"{base}/admin/v1/apps",
+        json={"name": "Scheduler Pro", "redirect_uris": [redirect_uri]},
+        headers=admin_headers(),
     )
     assert r.status_code == 201, r.text
     app = r.json()
@@ -285,6 +308,8 @@ def test_consent_screen_ends_in_a_working_token(demo: tuple[ServerProcess, dict[
         },
     )
     assert token.status_code == 200, token.text
-    me = httpx.get(f"{base}/v1.0/me", params={"fields": "id,username", "access_token": token.json()["access_token"]})
+    me = httpx.get(
+        f"{base}/v1.0/me", params={"fields": "id,username", "access_token": token.json()["access_token"]}
+    )
     assert me.status_code == 200, me.text
     assert me.json()["username"] == info["threads_username"]

@@ -1,0 +1,109 @@
+"""Dashboard page render latency (issue 14): overview and campaign detail, server-side.
+
+    .venv/bin/python -m bench.dashboard_bench --store sqlite
+    .venv/bin/python -m bench.dashboard_bench --store postgres
+
+The data sets of the other benchmarks, built by their own code: insights_bench's 1,000 ads x 720 hours
+of rollups (~10 M impressions, in 10 campaigns) plus advertiser_bench's 10,000 campaigns, all in one org.
+A person of that org signs in through the dashboard's services; pages are timed through an in-process
+TestClient (the whole ASGI stack: gate, session lookup, routing, the services the page calls, Jinja2), so
+the figures are server-side (no network, no browser). Target: p99 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from bench.advertiser_bench import N_CAMPAIGNS, campaign_rows
+from bench.common import fresh_store
+from bench.insights_bench import END, HOUR, _analyze, _entities, _load
+from threadline.app import create_app
+from threadline.config import Settings
+from threadline.dashboard import people, sessions
+from threadline.kit.clock import MovableClock
+from threadline.operator import orgs
+from threadline.store.models import Campaign
+
+TARGET_P99_MS = 100.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--ads", type=int, default=1000)
+    parser.add_argument("--hours", type=int, default=720)
+    parser.add_argument("--runs", type=int, default=100)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="dashboard-bench-") as tmp,
+        fresh_store(args.store, args.pg_url) as url,
+    ):
+        _run(url, Path(tmp), args)
+
+
+def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
+    clock = MovableClock(start=END - args.hours * HOUR - 86400, frozen=True)
+    settings = Settings(
+        data_dir=tmp / "data",
+        database_url=url,
+        secret_key="bench",
+        log_requests=False,
+        rate_limits_enabled=False,
+    )
+    app = create_app(settings, clock=clock)
+    ctx = app.state.ctx
+    with ctx.db.write() as s:
+        new = orgs.create_org(s, clock, name="Bench Inc.")
+    ads = _entities(ctx, new.org.id, new.ad_account.id, args.ads, clock.now_s())
+    with ctx.db.write() as s:
+        s.execute(insert(Campaign), campaign_rows(new.org.id, new.ad_account.id, clock.now_s(), N_CAMPAIGNS))
+    impressions = _load(ctx.db.engine, new.org.id, ads, args.hours)
+    _analyze(ctx.db.engine)
+    clock.set(END - 1)
+    person = people.create_person(ctx, "bench@example.com", "bench password", role="owner", org_id=new.org.id)
+    cookie = sessions.create_session(ctx, person.id)
+    store = ctx.db.engine.dialect.name
+    print(
+        f"dashboard_bench store={store} campaigns={N_CAMPAIGNS + 10} ads={len(ads)} impressions={impressions}"
+        f" target_p99={TARGET_P99_MS:.0f}ms"
+    )
+    with TestClient(app, cookies={"tl_session": cookie}) as client:
+        _measure(client, "overview", "/app/", args.runs)
+        _measure(client, "campaign_detail", f"/app/campaigns/{ads[0][0]}", args.runs)
+        _measure(
+            client,
+            "campaign_detail_hourly_clicks",
+            f"/app/campaigns/{ads[0][0]}?metric=clicks&granularity=hourly",
+            args.runs,
+        )
+        _measure(client, "campaigns_list_first_page", "/app/campaigns", args.runs)
+    ctx.db.dispose()
+
+
+def _measure(client: TestClient, name: str, path: str, runs: int) -> None:
+    r = client.get(path)  # warm-up and a sanity check
+    assert r.status_code == 200, r.text[:500]
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = client.get(path)
+        times.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 200
+    times.sort()
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    verdict = "ok" if p99 <= TARGET_P99_MS else "OVER"
+    print(
+        f"{name}: p50={statistics.median(times):.1f}ms p99={p99:.1f}ms runs={runs} bytes={len(r.content)} {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    main()
