@@ -3,8 +3,6 @@ for operators only; invitations from the CLI functions end in a sign-in."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,7 +14,7 @@ from threadline.kit.errors import ApiError
 
 
 def _campaign(client: TestClient, headers: dict[str, str]) -> str:
-    r = client.post("/v1/campaigns", content=json.dumps(QUICKSTART_CAMPAIGN), headers=headers)
+    r = client.post("/v1/campaigns", json=QUICKSTART_CAMPAIGN, headers=headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 

@@ -13,7 +13,7 @@ from threadline.kit.errors import ApiError
 from threadline.surfaces import DASHBOARD
 
 router = APIRouter(prefix=DASHBOARD.prefixes[0].rstrip("/"), include_in_schema=False)
-COOKIE = DASHBOARD.credential.cookie if DASHBOARD.credential else "tl_session"
+COOKIE: str = (DASHBOARD.credential.cookie if DASHBOARD.credential else None) or "tl_session"
 SIGNIN_FAILED = "That email and password do not match an account."
 
 
