@@ -17,17 +17,15 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from bench.advertiser_bench import N_CAMPAIGNS, campaign_rows
 from bench.common import fresh_store
-from bench.insights_bench import END, HOUR, _analyze, _entities, _load
-from threadline.app import create_app
-from threadline.config import Settings
+from bench.insights_bench import END, build
 from threadline.dashboard import people, sessions
-from threadline.kit.clock import MovableClock
 from threadline.operator import orgs
 from threadline.store.models import Campaign
 
@@ -50,29 +48,20 @@ def main() -> None:
 
 
 def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
-    clock = MovableClock(start=END - args.hours * HOUR - 86400, frozen=True)
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=url,
-        secret_key="bench",
-        log_requests=False,
-        rate_limits_enabled=False,
-    )
-    app = create_app(settings, clock=clock)
+    def campaigns(ctx: Any, new: orgs.NewOrg) -> None:
+        rows = campaign_rows(new.org.id, new.ad_account.id, ctx.clock.now_s(), N_CAMPAIGNS)
+        with ctx.db.write() as s:
+            s.execute(insert(Campaign), rows)
+
+    data = build(url, tmp, args.ads, args.hours, campaigns)
+    app, ads, new = data.app, data.ads, data.org
     ctx = app.state.ctx
-    with ctx.db.write() as s:
-        new = orgs.create_org(s, clock, name="Bench Inc.")
-    ads = _entities(ctx, new.org.id, new.ad_account.id, args.ads, clock.now_s())
-    with ctx.db.write() as s:
-        s.execute(insert(Campaign), campaign_rows(new.org.id, new.ad_account.id, clock.now_s(), N_CAMPAIGNS))
-    impressions = _load(ctx.db.engine, new.org.id, ads, args.hours)
-    _analyze(ctx.db.engine)
-    clock.set(END - 1)
+    data.clock.set(END - 1)
     person = people.create_person(ctx, "bench@example.com", "bench password", role="owner", org_id=new.org.id)
     cookie = sessions.create_session(ctx, person.id)
     store = ctx.db.engine.dialect.name
     print(
-        f"dashboard_bench store={store} campaigns={N_CAMPAIGNS + 10} ads={len(ads)} impressions={impressions}"
+        f"dashboard_bench store={store} campaigns={N_CAMPAIGNS + 10} ads={len(ads)} impressions={data.impressions}"
         f" target_p99={TARGET_P99_MS:.0f}ms"
     )
     with TestClient(app, cookies={"tl_session": cookie}) as client:

@@ -19,9 +19,12 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -60,8 +63,22 @@ def main() -> None:
         _run(url, Path(tmp), args)
 
 
-def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
-    clock = MovableClock(start=END - args.hours * HOUR - 86400, frozen=True)
+@dataclass
+class DataSet:
+    app: FastAPI
+    clock: MovableClock
+    org: orgs.NewOrg
+    ads: list[tuple[str, str, str]]
+    impressions: int
+    load_s: float
+
+
+def build(
+    url: str, tmp: Path, n_ads: int, hours: int, extra: Callable[[Any, orgs.NewOrg], None] | None = None
+) -> DataSet:
+    """The app on a store holding one org with ``n_ads`` ads x ``hours`` hours of rollups (the dashboard
+    bench builds the same data set; ``extra`` adds rows of its own before the statistics are taken)."""
+    clock = MovableClock(start=END - hours * HOUR - 86400, frozen=True)
     settings = Settings(
         data_dir=tmp / "data",
         database_url=url,
@@ -73,11 +90,27 @@ def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
     ctx = app.state.ctx
     with ctx.db.write() as s:
         new = orgs.create_org(s, clock, name="Bench Inc.")
-    ads = _entities(ctx, new.org.id, new.ad_account.id, args.ads, clock.now_s())
+    ads = _entities(ctx, new.org.id, new.ad_account.id, n_ads, clock.now_s())
+    if extra is not None:
+        extra(ctx, new)
     started = time.perf_counter()
-    impressions = _load(ctx.db.engine, new.org.id, ads, args.hours)
+    impressions = _load(ctx.db.engine, new.org.id, ads, hours)
     load_s = time.perf_counter() - started
     _analyze(ctx.db.engine)
+    return DataSet(app, clock, new, ads, impressions, load_s)
+
+
+def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
+    data = build(url, tmp, args.ads, args.hours)
+    app, clock, new, ads, impressions, load_s = (
+        data.app,
+        data.clock,
+        data.org,
+        data.ads,
+        data.impressions,
+        data.load_s,
+    )
+    ctx = app.state.ctx
     store = "postgres" if ctx.db.engine.dialect.name == "postgresql" else "sqlite"
     print(
         f"insights_bench store={store} rollup_rows={len(ads) * args.hours} impressions={impressions}"

@@ -12,30 +12,12 @@ from hypothesis import strategies as st
 
 from tests.dashboard.support import make_person, sign_in
 from tests.factories import ctx_of, make_org
+from threadline.dashboard.pages.new_campaign import FORM_FIELDS
 from threadline.publishing import accounts
 from threadline.publishing.schemas import ProfileCreate
 
 FORMS: dict[str, tuple[str, ...]] = {
-    "/app/campaigns/new": (
-        "name",
-        "description",
-        "budget",
-        "start_time",
-        "end_time",
-        "countries",
-        "pricing_model",
-        "recurring_frequency",
-        "group_name",
-        "hints",
-        "max_bid",
-        "title",
-        "body",
-        "target_url",
-        "cta_text",
-        "file_id",
-        "image_url",
-        "confirm",
-    ),
+    "/app/campaigns/new": (*FORM_FIELDS, "image_url", "confirm"),
     "/app/publishing": (
         "profile_id",
         "text",

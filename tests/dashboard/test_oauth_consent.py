@@ -61,6 +61,16 @@ def _exchange(client: TestClient, setup: dict[str, Any], code: str, redirect_uri
     )
 
 
+def _allowed_code(client: TestClient, setup: dict[str, Any]) -> str:
+    csrf, query = _consent(client, setup)
+    r = client.post(
+        "/oauth/authorize",
+        data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]},
+        follow_redirects=False,
+    )
+    return _code(r.headers["location"])
+
+
 def _code(location: str) -> str:
     from urllib.parse import parse_qs, urlsplit
 
@@ -105,13 +115,7 @@ def test_allow_redirects_with_code_and_state_and_the_code_works(
 
 def test_a_replayed_code_is_refused(client: TestClient, setup: dict[str, Any]) -> None:
     sign_in(client, "ann@example.com")
-    csrf, query = _consent(client, setup)
-    r = client.post(
-        "/oauth/authorize",
-        data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]},
-        follow_redirects=False,
-    )
-    code = _code(r.headers["location"])
+    code = _allowed_code(client, setup)
     assert _exchange(client, setup, code).status_code == 200
     again = _exchange(client, setup, code)
     assert again.status_code == 400
@@ -120,13 +124,7 @@ def test_a_replayed_code_is_refused(client: TestClient, setup: dict[str, Any]) -
 
 def test_an_expired_code_is_refused(client: TestClient, setup: dict[str, Any], clock: MovableClock) -> None:
     sign_in(client, "ann@example.com")
-    csrf, query = _consent(client, setup)
-    r = client.post(
-        "/oauth/authorize",
-        data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]},
-        follow_redirects=False,
-    )
-    code = _code(r.headers["location"])
+    code = _allowed_code(client, setup)
     clock.advance(600)
     expired = _exchange(client, setup, code)
     assert expired.status_code == 400
@@ -135,13 +133,7 @@ def test_an_expired_code_is_refused(client: TestClient, setup: dict[str, Any], c
 
 def test_a_different_redirect_uri_at_exchange_is_refused(client: TestClient, setup: dict[str, Any]) -> None:
     sign_in(client, "ann@example.com")
-    csrf, query = _consent(client, setup)
-    r = client.post(
-        "/oauth/authorize",
-        data={**query, "csrf_token": csrf, "decision": "allow", "profile_id": setup["profile"]},
-        follow_redirects=False,
-    )
-    wrong = _exchange(client, setup, _code(r.headers["location"]), REDIRECT + "/other")
+    wrong = _exchange(client, setup, _allowed_code(client, setup), REDIRECT + "/other")
     assert wrong.status_code == 400
     assert "redirect_uri is identical" in wrong.json()["error"]["message"]
 

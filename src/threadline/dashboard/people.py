@@ -55,6 +55,18 @@ def _check_role(role: str, org_id: str | None) -> None:
         raise invalid("Operators belong to no org; owners and members belong to one.", "org")
 
 
+def _new_person(email: str, password: str, role: str, org_id: str | None, now: int) -> Person:
+    return Person(
+        id=new_id(),
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        org_id=org_id,
+        created_at=now,
+        password_changed_at=now,
+    )
+
+
 def create_person(ctx: AppContext, email: str, password: str, *, role: str, org_id: str | None) -> PersonOut:
     address = normal_email(email)
     _check_role(role, org_id)
@@ -64,15 +76,7 @@ def create_person(ctx: AppContext, email: str, password: str, *, role: str, org_
         with ctx.db.write() as s:
             if org_id is not None:
                 org_id = orgs.get_org(s, org_id).id
-            person = Person(
-                id=new_id(),
-                email=address,
-                password_hash=hash_password(password),
-                role=role,
-                org_id=org_id,
-                created_at=now,
-                password_changed_at=now,
-            )
+            person = _new_person(address, password, role, org_id, now)
             s.add(person)
             s.flush()
     except IntegrityError:
@@ -200,15 +204,7 @@ def accept_invitation(ctx: AppContext, token: str, password: str) -> PersonOut:
             if row is None or row.accepted_at is not None or row.expires_at <= now:
                 raise gone
             row.accepted_at = now
-            person = Person(
-                id=new_id(),
-                email=row.email,
-                password_hash=hash_password(password),
-                role=row.role,
-                org_id=row.org_id,
-                created_at=now,
-                password_changed_at=now,
-            )
+            person = _new_person(row.email, password, row.role, row.org_id, now)
             s.add(person)
             s.flush()
     except IntegrityError:

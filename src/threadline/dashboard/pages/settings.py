@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +14,7 @@ from threadline.billing.providers import SANDBOX_TOKENS
 from threadline.context import AppContext
 from threadline.dashboard.web import advertiser as signed_in_org
 from threadline.dashboard.web import call, ctx_of, page, posted, text
-from threadline.kit.errors import ApiError
+from threadline.kit.errors import ApiError, not_found
 from threadline.kit.pagination import PageParams
 from threadline.operator import event_keys
 from threadline.operator import service as operator
@@ -82,46 +83,6 @@ async def revoke_api_key(request: Request) -> Response:
     return await _page(request, principal, org_id, notice="Every API key of this org is revoked.")
 
 
-@router.post("/settings/event-keys")
-async def create_event_key(request: Request) -> Response:
-    principal, org_id = await signed_in_org(request)
-    form = await posted(request, principal)
-    try:
-        body = EventKeyCreate(label=text(form, "label", 200) or "default")
-        created = await call(event_keys.create_event_key, ctx_of(request), org_id, body)
-    except (ApiError, ValueError) as err:
-        return await _page(request, principal, org_id, 400, errors={"event_label": _message(err)})
-    return await _page(request, principal, org_id, secret=created.api_key, secret_label="New event key")
-
-
-@router.post("/settings/event-keys/{key_id}/revoke")
-async def revoke_event_key(request: Request, key_id: str) -> Response:
-    principal, org_id = await signed_in_org(request)
-    await posted(request, principal)
-    await call(event_keys.revoke_event_key, ctx_of(request), org_id, key_id)
-    return await _page(request, principal, org_id, notice="Event key revoked.")
-
-
-@router.post("/settings/tool-keys")
-async def create_tool_key(request: Request) -> Response:
-    principal, org_id = await signed_in_org(request)
-    form = await posted(request, principal)
-    try:
-        body = ToolKeyCreate(label=text(form, "label", 200) or "default")
-        created = await call(tool_keys.create_tool_key, ctx_of(request), org_id, body)
-    except (ApiError, ValueError) as err:
-        return await _page(request, principal, org_id, 400, errors={"tool_label": _message(err)})
-    return await _page(request, principal, org_id, secret=created.api_key, secret_label="New tool key")
-
-
-@router.post("/settings/tool-keys/{key_id}/revoke")
-async def revoke_tool_key(request: Request, key_id: str) -> Response:
-    principal, org_id = await signed_in_org(request)
-    await posted(request, principal)
-    await call(tool_keys.revoke_tool_key, ctx_of(request), org_id, key_id[:36])
-    return await _page(request, principal, org_id, notice="Tool key revoked.")
-
-
 @router.post("/settings/cards")
 async def add_card(request: Request) -> Response:
     principal, org_id = await signed_in_org(request)
@@ -140,6 +101,53 @@ async def delete_card(request: Request, card_id: str) -> Response:
     await posted(request, principal)
     await call(operator.delete_payment_method, ctx_of(request), org_id, card_id[:36])
     return await _page(request, principal, org_id, notice="Card removed.")
+
+
+# After the cards' routes: /settings/{kind} would otherwise take /settings/cards.
+# kind -> (the create service and its body, the revoke service, the label field's error key, its name)
+KEY_KINDS: dict[str, tuple[Callable[[str], Any], Callable[..., Any], Callable[..., Any], str, str]] = {
+    "event-keys": (
+        lambda label: EventKeyCreate(label=label),
+        event_keys.create_event_key,
+        event_keys.revoke_event_key,
+        "event_label",
+        "event key",
+    ),
+    "tool-keys": (
+        lambda label: ToolKeyCreate(label=label),
+        tool_keys.create_tool_key,
+        tool_keys.revoke_tool_key,
+        "tool_label",
+        "tool key",
+    ),
+}
+
+
+@router.post("/settings/{kind}")
+async def create_key(request: Request, kind: str) -> Response:
+    principal, org_id = await signed_in_org(request)
+    form = await posted(request, principal)
+    if kind not in KEY_KINDS:
+        raise not_found("page")
+    make_body, create, _, field, name = KEY_KINDS[kind]
+    try:
+        created = await call(
+            create, ctx_of(request), org_id, make_body(text(form, "label", 200) or "default")
+        )
+    except (ApiError, ValueError) as err:
+        return await _page(request, principal, org_id, 400, errors={field: _message(err)})
+    return await _page(request, principal, org_id, secret=created.api_key, secret_label=f"New {name}")
+
+
+@router.post("/settings/{kind}/{key_id}/revoke")
+async def revoke_key(request: Request, kind: str, key_id: str) -> Response:
+    principal, org_id = await signed_in_org(request)
+    await posted(request, principal)
+    if kind not in KEY_KINDS:
+        raise not_found("page")
+    _, _, revoke, _, name = KEY_KINDS[kind]
+    await call(revoke, ctx_of(request), org_id, key_id[:36])
+    return await _page(request, principal, org_id, notice=f"{name.capitalize()} revoked.")
 
 
 def _message(err: Exception) -> str:
