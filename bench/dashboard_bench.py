@@ -20,14 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, update
+from tests.factories import CARD_AD
 
 from bench.advertiser_bench import N_CAMPAIGNS, campaign_rows
 from bench.common import fresh_store
 from bench.insights_bench import END, build
 from threadline.dashboard import people, sessions
 from threadline.operator import orgs
-from threadline.store.models import Campaign
+from threadline.store.models import Ad, Campaign
 
 TARGET_P99_MS = 100.0
 
@@ -52,6 +53,8 @@ def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
         rows = campaign_rows(new.org.id, new.ad_account.id, ctx.clock.now_s(), N_CAMPAIGNS)
         with ctx.db.write() as s:
             s.execute(insert(Campaign), rows)
+            # insights_bench's ads carry no creative; the detail page renders each ad's preview.
+            s.execute(update(Ad).values(creative=CARD_AD["creative"]))
 
     data = build(url, tmp, args.ads, args.hours, campaigns)
     app, ads, new = data.app, data.ads, data.org

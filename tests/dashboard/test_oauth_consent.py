@@ -119,7 +119,7 @@ def test_a_replayed_code_is_refused(client: TestClient, setup: dict[str, Any]) -
     assert _exchange(client, setup, code).status_code == 200
     again = _exchange(client, setup, code)
     assert again.status_code == 400
-    assert again.json()["error"]["message"] == "Matching code was not found or was already used"
+    assert again.json()["error_message"] == "Matching code was not found or was already used"
 
 
 def test_an_expired_code_is_refused(client: TestClient, setup: dict[str, Any], clock: MovableClock) -> None:
@@ -128,14 +128,14 @@ def test_an_expired_code_is_refused(client: TestClient, setup: dict[str, Any], c
     clock.advance(600)
     expired = _exchange(client, setup, code)
     assert expired.status_code == 400
-    assert expired.json()["error"]["message"] == "Matching code was not found or was already used"
+    assert expired.json()["error_message"] == "Matching code was not found or was already used"
 
 
 def test_a_different_redirect_uri_at_exchange_is_refused(client: TestClient, setup: dict[str, Any]) -> None:
     sign_in(client, "ann@example.com")
     wrong = _exchange(client, setup, _allowed_code(client, setup), REDIRECT + "/other")
     assert wrong.status_code == 400
-    assert "redirect_uri is identical" in wrong.json()["error"]["message"]
+    assert "redirect_uri is identical" in wrong.json()["error_message"]
 
 
 @pytest.mark.parametrize(

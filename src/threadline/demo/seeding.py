@@ -75,7 +75,7 @@ def seed(ctx: AppContext) -> DemoInfo:
     from threadline.publishing.demo import seed_threads
 
     threads = seed_threads(ctx, state.org_id)
-    from threadline.dashboard.demo import seed_people
+    from threadline.demo.signins import seed_people
 
     signins = seed_people(ctx, state.org_id)  # after write_keys: it adds to the same file
     return DemoInfo(

@@ -1,4 +1,4 @@
-"""The dashboard part of the demo: a sign-in for the demo org's owner and one for an operator.
+"""The dashboard part of the demo (kept in demo/: dashboard/ knows nothing of the demo): a sign-in for the demo org's owner and one for an operator.
 
 Passwords are stored hashed, so the plain ones are kept in ``<data dir>/demo-keys.json`` as
 ``dashboard_email`` / ``dashboard_password`` and ``operator_email`` / ``operator_password``. A password
