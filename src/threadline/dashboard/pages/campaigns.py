@@ -39,7 +39,7 @@ async def campaigns(request: Request) -> Response:
     ctx = ctx_of(request)
     after = request.query_params.get("after") or None
     listing = await call(advertiser.list_campaigns, ctx, org_id, PageParams(limit=PAGE_SIZE, after=after))
-    totals = await call(numbers.campaign_totals, ctx, org_id)
+    totals = await call(numbers.campaign_totals, ctx, org_id, [c["id"] for c in listing["data"]])
     return page(
         request,
         "campaigns.html",
