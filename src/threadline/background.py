@@ -1,6 +1,6 @@
 """Background work: every slice's durable-job handlers, and the worker that runs them.
 
-Slices with jobs expose ``register_jobs(registry, ctx)`` (e.g. ``billing/jobs.py``) and get one line in
+Slices with jobs expose ``register_jobs(registry, ctx)`` (e.g. ``advertiser/jobs.py``) and get one line in
 :func:`register_job_handlers`. ``build_context`` calls it, so every process (the app's in-server worker,
 ``threadline worker``) can run every kind. ``THREADLINE_JOB_PLUGINS`` names extra modules with the same function.
 """
@@ -17,13 +17,16 @@ PRUNE = "jobs.prune"
 
 
 def register_job_handlers(ctx: AppContext) -> None:
-    from threadline.billing import jobs as billing_jobs
+    from threadline.advertiser import jobs as advertiser_jobs
     from threadline.dashboard import threads as dashboard_threads
     from threadline.publishing import jobs as publishing_jobs
+    from threadline.publishing import mirror, webhooks
 
     _register_prune(ctx)
-    billing_jobs.register_jobs(ctx.jobs, ctx)
+    advertiser_jobs.register_jobs(ctx.jobs, ctx)
     publishing_jobs.register_jobs(ctx.jobs, ctx)
+    webhooks.register_jobs(ctx.jobs, ctx)
+    mirror.register_jobs(ctx.jobs, ctx)
     dashboard_threads.register_jobs(ctx.jobs, ctx)
     for name in ctx.settings.job_plugins:
         importlib.import_module(name).register_jobs(ctx.jobs, ctx)

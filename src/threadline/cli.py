@@ -26,8 +26,8 @@ from sqlalchemy.exc import OperationalError
 
 from threadline import demo as demo_setup
 from threadline import simulate as simulation
+from threadline.advertiser.deposits import reconcile_pending_charges
 from threadline.background import make_worker
-from threadline.billing.charges import reconcile_pending_charges
 from threadline.config import Settings
 from threadline.context import AppContext, build_context
 from threadline.kit.errors import ApiError, validation_to_api_error
@@ -541,6 +541,62 @@ def profiles_token(
         found = accounts.find_profile(ctx, profile)
         created = accounts.create_token(ctx, found.id, body)
     emit(created, as_json, title=f"Access token for @{found.username} (shown only once)")
+
+
+upstream_app = typer.Typer(
+    help="Mirror a profile to an upstream Threads account (graph.threads.net or another server).",
+    no_args_is_help=True,
+)
+profiles_app.add_typer(upstream_app, name="upstream")
+
+
+@upstream_app.command("link")
+@user_errors
+def profiles_upstream_link(
+    profile: Annotated[str, typer.Argument(help="Profile id or username.")],
+    access_token: Annotated[str, typer.Option(help="The upstream account's long-lived access token.")],
+    base_url: Annotated[str, typer.Option(help="Upstream Graph base.")] = "https://graph.threads.net/v1.0",
+    user_id: Annotated[str, typer.Option(help="Upstream Threads user id, or me.")] = "me",
+    token_expires_at: Annotated[int | None, typer.Option(help="Unix time the token expires.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Link (or re-link) a profile: its posts are published upstream from now on (token kept encrypted)."""
+    from threadline.publishing import accounts, mirror
+    from threadline.publishing.outbound_schemas import UpstreamLink
+
+    body = UpstreamLink(
+        base_url=base_url, access_token=access_token, user_id=user_id, token_expires_at=token_expires_at
+    )
+    with operator_context() as ctx:
+        found = accounts.find_profile(ctx, profile)
+        linked = mirror.link_upstream(ctx, found.id, body)
+    emit(linked, as_json, title=f"@{found.username} is mirrored upstream")
+
+
+@upstream_app.command("show")
+@user_errors
+def profiles_upstream_show(
+    profile: Annotated[str, typer.Argument(help="Profile id or username.")], as_json: JsonFlag = False
+) -> None:
+    """Show a profile's upstream link (never the token)."""
+    from threadline.publishing import accounts, mirror
+
+    with operator_context() as ctx:
+        found = accounts.find_profile(ctx, profile)
+        link = mirror.get_upstream(ctx, found.id)
+    emit(link, as_json, title=f"Upstream of @{found.username}")
+
+
+@upstream_app.command("unlink")
+@user_errors
+def profiles_upstream_unlink(profile: Annotated[str, typer.Argument(help="Profile id or username.")]) -> None:
+    """Stop mirroring a profile (upstream copies stay where they are)."""
+    from threadline.publishing import accounts, mirror
+
+    with operator_context() as ctx:
+        found = accounts.find_profile(ctx, profile)
+        mirror.unlink_upstream(ctx, found.id)
+    typer.echo(f"@{found.username} is no longer mirrored")
 
 
 @apps_app.command("create")

@@ -174,6 +174,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     from threadline.events import service as events_service
     from threadline.events.writer import BatchWriter
     from threadline.operator.admin_token import AdminTokenBootstrap, check_admin_token
+    from threadline.publishing import repository as publishing_repository
     from threadline.serving.service import ServingEngine
 
     clock = clock or Clock()
@@ -198,6 +199,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
         keys,
         clock,
         lambda token: check_admin_token(ctx, token),
+        publishing_repository.token_principal,
         lambda token: lookup_session(ctx, token),
     )
     ctx.event_writer = BatchWriter(

@@ -24,8 +24,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-BID_PATH = "/api/v1/ssp/bid-request"
-CONVERSION_PATH = "/v1/api/conversion"
+from threadline.surfaces import EVENTS_MOUNTS, SERVING_BID_PATH, TRACKING_CLICK, TRACKING_VIEW
+
+BID_PATH = SERVING_BID_PATH
+CONVERSION_PATH = f"{EVENTS_MOUNTS[0]}/conversion"
 MAX_RATE_RETRIES = 5
 ERROR_SAMPLES = 5
 VIEW_RATE = 0.8  # share of served bids whose pixel fires (the ad scrolled into view)
@@ -335,7 +337,7 @@ class _Run:
 def _path(url: str) -> str:
     path = urlsplit(url).path
     # Tracking tokens are long and say nothing to a reader of the summary.
-    return path[:5] + "…" if path.startswith(("/t/c/", "/t/v/")) else path
+    return path[:5] + "…" if path.startswith((TRACKING_CLICK, TRACKING_VIEW)) else path
 
 
 def _retry_delay(response: httpx.Response) -> float:

@@ -15,6 +15,17 @@ from threadline.publishing.errors import render_graph
 from threadline.serving.presenters import render_bid_error, render_legacy_error, render_tracking_error
 from threadline.tools.envelope import NOT_AUTHENTICATED, render_tool_error
 
+# Paths that code outside this module needs in order to build routes or classify a path, named here so
+# that no other module writes a prefix. Route declarations below a prefix use these names.
+EVENTS_MOUNTS = ("/v1/api", "/api")  # collect and conversion answer under both (the legacy one without /v1)
+SERVING_BID_PATH = "/api/v1/ssp/bid-request"
+TRACKING_CLICK = "/t/c/"
+TRACKING_VIEW = "/t/v/"
+TOOLS_PATH = "/api/v1/tools"
+MCP_PATH = "/mcp"
+GRAPH_VERSION = "/v1.0"  # Graph's version segment: every Graph route and the token routes again under it
+GRAPH_TOKEN_PATHS = ("/access_token", "/refresh_access_token", "/oauth/access_token")
+
 ADVERTISER = Surface(
     "advertiser",
     ("/v1/",),
@@ -33,7 +44,7 @@ ADVERTISER = Surface(
 EVENTS_RATE = RatePolicy("events", "events_rate_limit_per_hour", headers="refusal")
 EVENTS = Surface(
     "events",
-    ("/v1/api/", "/api/collect", "/api/conversion"),
+    (f"{EVENTS_MOUNTS[0]}/", f"{EVENTS_MOUNTS[1]}/collect", f"{EVENTS_MOUNTS[1]}/conversion"),
     render_openai,
     validation_status=422,
     credential=Credential("event"),
@@ -82,7 +93,7 @@ SERVING_LEGACY = Surface(
 
 TRACKING = Surface(
     "tracking",
-    ("/t/", "/api/v1/tracking/"),
+    ("/t/", "/api/v1/tracking/"),  # TRACKING_CLICK and TRACKING_VIEW are under /t/
     render_tracking_error,
     cors=_SERVING_CORS,
     redirect_slashes=True,
@@ -96,20 +107,21 @@ OPERATOR = Surface(
     redirect_slashes=True,
 )
 
-# The agent tools (REST execute envelope and MCP). Credentials are resolved by tools/auth.py in the route
-# (and by the /mcp gate) so a 401 carries the tool envelope; the per-key rate is tools.service.check_rate.
+# The agent tools (REST execute envelope and MCP). The route (and the /mcp gate) authenticates through the
+# Authenticator's ``tool`` resolver (tools/auth.py) so a 401 carries the tool envelope; the per-key rate is tools.service.check_rate.
 TOOLS = Surface(
     "tools",
-    ("/api/v1/tools", "/mcp"),
+    (TOOLS_PATH, MCP_PATH),
     render_tool_error,
     credential=Credential("tool", invalid_message=NOT_AUTHENTICATED),
 )
 
 # Threads Graph (spec 70). Tokens arrive as a query/form parameter or a header, so the route resolves them
-# (publishing/auth.py: resolve_token, the one resolver) and the Graph envelope renders every error.
+# through the Authenticator's ``threads`` resolver (publishing/auth.py: resolve_token maps its answer to
+# codes 190/463) and the Graph envelope renders every error.
 THREADS = Surface(
     "threads",
-    ("/v1.0/", "/access_token", "/refresh_access_token", "/oauth/access_token"),
+    (f"{GRAPH_VERSION}/", *GRAPH_TOKEN_PATHS),
     render_graph,
     redirect_slashes=False,
 )

@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.factories import campaign_body, ctx_of, make_org
-from threadline.billing.charges import ReconcileReport, list_charges, reconcile_pending_charges
+from threadline.advertiser.deposits import ReconcileReport, reconcile_pending_charges
+from threadline.billing.charges import list_charges
 from threadline.billing.providers import CardDetails, ChargeResult, PaymentProvider, ProviderError
 from threadline.kit.clock import MovableClock
 from threadline.store.models import Campaign, SandboxPayment

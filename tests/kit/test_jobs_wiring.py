@@ -13,8 +13,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from threadline import cli
+from threadline.advertiser.jobs import RECONCILE
 from threadline.app import create_app
-from threadline.billing.jobs import RECONCILE
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
 from threadline.kit.jobs import JobWorker, enqueue

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from threadline.config import Settings
-from threadline.media.storage import LocalStorage, S3Storage, make_storage
+from threadline.media.storage import CHUNK_BYTES, LocalStorage, S3Storage, make_storage
 
 FILE_ID = "uploads/2026/11/" + "a" * 32 + ".png"
 
@@ -51,6 +51,27 @@ def test_local_put_file_failure_leaves_no_partial_file(
     with pytest.raises(OSError, match="disk full"):
         store.put_file("threads/v.mp4", source, "video/mp4")
     assert list((tmp_path / "threads").iterdir()) == []
+
+
+def _ranges(store: Any, file_id: str, data: bytes) -> None:
+    """``size`` and ``read_range`` of any backend: bounded chunks, inclusive ends, clipped at the end."""
+    assert store.size(file_id) == len(data)
+    assert b"".join(store.read_range(file_id, 0, len(data) - 1)) == data
+    assert b"".join(store.read_range(file_id, 10, 19)) == data[10:20]
+    assert b"".join(store.read_range(file_id, len(data) - 5, len(data) + 100)) == data[-5:]
+    chunks = list(store.read_range(file_id, 0, len(data) - 1))
+    assert max(len(c) for c in chunks) <= CHUNK_BYTES
+    assert len(chunks) == -(-len(data) // CHUNK_BYTES)
+    assert store.size("threads/2026/12/" + "0" * 32 + ".mp4") is None
+
+
+def test_local_size_and_ranges_stream_in_chunks(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path)
+    data = os.urandom(2 * CHUNK_BYTES + 123)
+    store.put("threads/v.mp4", data, "video/mp4")
+    _ranges(store, "threads/v.mp4", data)
+    assert store.size("threads") is None  # a directory is not a file
+    assert store.size("../outside") is None
 
 
 def test_local_refuses_paths_outside_root(tmp_path: Path) -> None:
@@ -112,6 +133,10 @@ def test_s3_backend_roundtrip(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch,
     store.put_file("threads/v.mp4", source, "video/mp4")
     assert store.get("threads/v.mp4") == source.read_bytes()
     assert client.head_object(Bucket="media", Key="tl/threads/v.mp4")["ContentType"] == "video/mp4"
+    big = tmp_path / "big.mp4"
+    big.write_bytes(os.urandom(2 * CHUNK_BYTES + 7))
+    store.put_file("threads/big.mp4", big, "video/mp4")
+    _ranges(store, "threads/big.mp4", big.read_bytes())
 
 
 def test_make_storage_rejects_bad_settings() -> None:

@@ -692,3 +692,62 @@ def test_carousel_children_rules(app: FastAPI, client: TestClient, alice: Profil
         ).status_code
         == 200
     )
+
+
+# Each JSON-string parameter, given something that is not JSON or JSON of the wrong shape: a Graph 400
+# naming the parameter, from a form (a string) and from a JSON body (a value), never a 5xx.
+_JSON_PARAMS = ["poll_attachment", "text_entities", "text_attachment", "gif_attachment"]
+_NOT_JSON = ["{not json", "", "[", "\x00", '{"a": 1', "nul"]
+_WRONG_SHAPE: dict[str, list[Any]] = {
+    "poll_attachment": [
+        [],
+        7,
+        "yes",
+        None,
+        {"option_a": ["a"], "option_b": "b"},
+        {"option_x": "a", "option_b": "b"},
+    ],
+    "text_entities": [
+        {},
+        7,
+        "spoiler",
+        [7],
+        [{"entity_type": "SPOILER", "offset": "0", "length": 1}],
+        [None],
+    ],
+    "text_attachment": [[], 7, "text", {"plaintext": 5}, {"plaintext": "x", "text_with_styling_info": {}}],
+    "gif_attachment": [[], 7, "gif", {"gif_id": 5, "provider": "GIPHY"}, {"provider": "GIPHY"}],
+}
+
+
+@pytest.mark.parametrize("param", _JSON_PARAMS)
+def test_json_string_parameters_not_json_or_the_wrong_shape(
+    client: TestClient, alice: Profile, param: str
+) -> None:
+    for raw in _NOT_JSON:
+        if raw == "":
+            continue  # an empty form value reads as absent (Graph's behaviour), tested below
+        bad(client, alice, param, media_type="TEXT", text="hello there", **{param: raw})
+    for value in _WRONG_SHAPE[param]:
+        bad(client, alice, param, media_type="TEXT", text="hello there", **{param: json.dumps(value)})
+        if value is None:
+            continue  # a JSON null in a JSON body is an absent parameter
+        r = client.post(
+            "/v1.0/me/threads",
+            json={"media_type": "TEXT", "text": "hello there", param: value, "access_token": alice.token},
+        )
+        e = error(r)
+        assert e["message"].startswith(f"(#100) The parameter {param} "), (value, e)
+
+
+def test_carousel_of_an_item_already_in_error(app: FastAPI, client: TestClient, alice: Profile) -> None:
+    ctx = ctx_of(app)
+    good, failed = _items(client, alice, 2)
+    record_outcome(ctx, int(good), Outcome(media_file_id="threads/2026/12/" + "c" * 32 + ".jpg"))
+    record_outcome(ctx, int(failed), Outcome(error_message="UNKNOWN", error_details="the image is a GIF"))
+    carousel = create(client, alice, media_type="CAROUSEL", children=f"{good},{failed}").json()["id"]
+    got = read(client, alice, carousel, "status,error_message")
+    assert got == {"id": carousel, "status": "ERROR", "error_message": "UNKNOWN"}
+    e = error(publish(client, alice, carousel))
+    assert (e["code"], e["type"], "is_transient" in e) == (100, "THApiException", False)
+    assert f"{carousel} cannot be published: its status is ERROR" in e["message"]

@@ -14,8 +14,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.factories import ctx_of, run_jobs
+from tests.media.test_images import _png_with_header
 from tests.publishing.helpers import Profile, error, get, make_profile, post, publish
-from tests.publishing.media.videos import make_video
+from tests.publishing.media.videos import make_video, not_a_video, truncated_copy
 from tests.publishing.origin import Origin, image_bytes, origin_server
 from threadline.kit.jobs import JobWorker
 from threadline.publishing import jobs as publishing_jobs
@@ -168,3 +169,122 @@ def test_job_is_in_the_containers_transaction_and_a_lost_worker_is_recovered(
         assert container is not None
         assert container.media_file_id is not None
     assert run_jobs(app) == 0
+
+
+# Every media case of the issue, through the API and the durable job (so on each store): the
+# container's status and Meta's error_message. The rules themselves are unit-tested in media/.
+def _image_case(name: str) -> bytes:
+    if name == "webp":
+        return image_bytes("WEBP")
+    if name == "svg":
+        return b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"/>'
+    if name == "truncated-jpeg":
+        data = image_bytes("JPEG", (800, 600))
+        return data[: len(data) // 2]
+    if name == "bomb":
+        return _png_with_header(100_000, 100_000, complete_rows=False)
+    if name == "8mb-plus-one":
+        return b"\xff\xd8\xff" + b"\x00" * (8 * 1024 * 1024 - 2)
+    if name == "100px":
+        return image_bytes("JPEG", (100, 75))
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize(
+    ("case", "status_and_message"),
+    [
+        ("webp", ("ERROR", "UNKNOWN")),
+        ("svg", ("ERROR", "UNKNOWN")),
+        ("truncated-jpeg", ("ERROR", "UNKNOWN")),
+        ("bomb", ("ERROR", "UNKNOWN")),
+        ("8mb-plus-one", ("ERROR", "UNKNOWN")),
+        ("100px", ("FINISHED", None)),
+    ],
+)
+def test_each_image_case_through_the_job(
+    app: FastAPI,
+    client: TestClient,
+    alice: Profile,
+    origin: Origin,
+    case: str,
+    status_and_message: tuple[str, str | None],
+) -> None:
+    cid = create(client, alice, media_type="IMAGE", image_url=origin.add(f"/{case}", _image_case(case)))
+    assert run_jobs(app) == 1
+    got = status(client, alice, cid)
+    assert (got["status"], got.get("error_message")) == status_and_message, got
+    if status_and_message[0] == "ERROR":
+        assert got["error_details"]
+    assert run_jobs(app) == 0  # decided once: nothing left to retry
+
+
+def _video_case(name: str, tmp_path: Path) -> bytes:
+    path = tmp_path / f"{name}.mp4"
+    if name == "h264-aac-mp4":
+        make_video(path)
+    elif name == "hevc-mov":
+        make_video(path, container="mov", codec="hevc", width=96, height=64)
+    elif name == "10fps":
+        make_video(path, fps=10, frames=10)
+    elif name == "90fps":
+        make_video(path, fps=90, frames=20)
+    elif name == "301s":
+        make_video(path, frames=12, duration_s=301.0, audio=None)
+    elif name == "2000px":
+        make_video(path, width=2000, height=400, frames=2)
+    elif name == "6-channels":
+        make_video(path, audio_layout="5.1")
+    elif name == "mp3":
+        make_video(path, audio="mp3")
+    elif name == "moov-at-end":
+        make_video(path, faststart=False)
+    elif name == "truncated":
+        truncated_copy(make_video(tmp_path / "full.mp4", frames=20), path, 0.6)
+    elif name == "not-a-video":
+        not_a_video(path)
+    else:
+        raise AssertionError(name)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("case", "status_and_message"),
+    [
+        ("h264-aac-mp4", ("FINISHED", None)),
+        ("hevc-mov", ("FINISHED", None)),
+        ("moov-at-end", ("FINISHED", None)),
+        ("10fps", ("ERROR", "INVALID_FRAME_RATE")),
+        ("90fps", ("ERROR", "INVALID_FRAME_RATE")),
+        ("301s", ("ERROR", "INVALID_DURATION")),
+        ("2000px", ("ERROR", "FAILED_PROCESSING_VIDEO")),
+        ("6-channels", ("ERROR", "INVALID_AUDIO_CHANNELS")),
+        ("mp3", ("ERROR", "FAILED_PROCESSING_AUDIO")),
+        ("truncated", ("ERROR", "FAILED_PROCESSING_VIDEO")),
+        ("not-a-video", ("ERROR", "FAILED_PROCESSING_VIDEO")),
+    ],
+)
+def test_each_video_case_through_the_job(
+    app: FastAPI,
+    client: TestClient,
+    alice: Profile,
+    origin: Origin,
+    tmp_path: Path,
+    case: str,
+    status_and_message: tuple[str, str | None],
+) -> None:
+    url = origin.add(f"/{case}.mp4", _video_case(case, tmp_path), "video/mp4")
+    cid = create(client, alice, media_type="VIDEO", video_url=url)
+    assert run_jobs(app) == 1
+    got = status(client, alice, cid)
+    assert (got["status"], got.get("error_message")) == status_and_message, got
+    if status_and_message[0] == "FINISHED":
+        mid = publish(client, alice, cid).json()["id"]
+        read = get(client, mid, alice.token, fields="media_url,thumbnail_url").json()
+        rendition = client.get(local(read["media_url"]))
+        assert rendition.status_code == 200
+        assert rendition.content[4:8] == b"ftyp"
+        # stored with its index first, whatever the upload's layout
+        assert rendition.content.find(b"moov") < rendition.content.find(b"mdat")
+        assert client.get(local(read["thumbnail_url"])).headers["content-type"] == "image/jpeg"
+    else:
+        assert got["error_details"]

@@ -11,7 +11,7 @@ Order of effects (each step durable before the next):
 A crash after 3 leaves a pending row. A retry with the same Idempotency-Key (the gate lets it through
 after a 5xx, or once the dead request's lease expires) finds the row and resumes it: same campaign id,
 same provider key, so the provider replays the charge instead of taking the money twice. Rows nobody
-comes back for are settled by ``billing.charges.reconcile_pending_charges``.
+comes back for are settled by ``advertiser.deposits.reconcile_pending_charges``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, exists, func, select
 from sqlalchemy.orm import Session
 
 from threadline.kit.errors import not_found
@@ -20,6 +20,40 @@ def find_campaign(session: Session, org_id: str, campaign_id: str, *, lock: bool
     if lock:
         stmt = stmt.with_for_update()
     return session.execute(stmt).scalar_one_or_none()
+
+
+def ad_creative(session: Session, ad_id: str) -> dict[str, object] | None:
+    """An ad's creative JSON (any org: the caller holds a signed token naming the ad)."""
+    creative = session.execute(select(Ad.creative).where(Ad.id == ad_id)).scalar_one_or_none()
+    return None if creative is None else dict(creative)
+
+
+def ad_tree_ids(session: Session, ad_id: str) -> Row[str, str, str] | None:
+    """(org_id, campaign_id, ad_group_id) of an ad (any org: the caller holds a token naming it)."""
+    return session.execute(select(Ad.org_id, Ad.campaign_id, Ad.ad_group_id).where(Ad.id == ad_id)).first()
+
+
+def org_ad_accounts(session: Session, org_id: str) -> list[AdAccount]:
+    """Every ad account of the org, oldest first."""
+    return list(
+        session.execute(select(AdAccount).where(AdAccount.org_id == org_id).order_by(AdAccount.created_at))
+        .scalars()
+        .all()
+    )
+
+
+def campaign_schedule(session: Session, campaign_id: str) -> Row[int, int | None, str] | None:
+    """(start_time, end_time, recurring_frequency) of a campaign: what budget pacing needs."""
+    return session.execute(
+        select(Campaign.start_time, Campaign.end_time, Campaign.recurring_frequency).where(
+            Campaign.id == campaign_id
+        )
+    ).first()
+
+
+def campaign_exists(session: Session, campaign_id: str) -> bool:
+    """Whether a campaign with this id exists (any org, any status)."""
+    return bool(session.execute(select(exists().where(Campaign.id == campaign_id))).scalar())
 
 
 def get_campaign(

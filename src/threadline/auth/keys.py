@@ -70,11 +70,29 @@ def expire_live_keys(session: Session, *, kind: str, org_id: str, at: int) -> No
     )
 
 
+def live_keys(session: Session, *, kind: str, org_id: str, now: int | None = None) -> list[ApiKey]:
+    """The org's unrevoked keys of this kind, oldest first; with ``now``, only those still answering (a
+    rotated key past its grace window is left out)."""
+    stmt = select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.kind == kind, ApiKey.revoked_at.is_(None))
+    if now is not None:
+        stmt = stmt.where((ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now))
+    return list(session.execute(stmt.order_by(ApiKey.created_at)).scalars())
+
+
 def revoke_keys(session: Session, *, kind: str, org_id: str, at: int, key_id: str | None = None) -> int:
     stmt = update(ApiKey).where(ApiKey.kind == kind, ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None))
     if key_id is not None:
         stmt = stmt.where(ApiKey.id == key_id)
     return int(session.execute(stmt.values(revoked_at=at)).rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_publisher_keys(session: Session, publisher_id: str, at: int) -> None:
+    """Revoke every live key of a publisher (publisher keys belong to no org, so revoke_keys can't)."""
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.kind == "publisher", ApiKey.publisher_id == publisher_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
 
 
 def lookup(session: Session, plain: str) -> tuple[ApiKey, Org | None] | None:
@@ -89,21 +107,24 @@ def lookup(session: Session, plain: str) -> tuple[ApiKey, Org | None] | None:
 class KeyCache:
     """A short-lived cache of hash -> principal, so the hot path does not query per request.
 
-    Revocation in this process clears it at once; other processes see it within ``ttl`` seconds.
+    Every credential kind shares it (keys, Threads access tokens): hashes of different kinds never
+    collide because their prefixes differ, and one ``clear()`` after a revocation or an org deletion
+    covers them all. Revocation in this process clears it at once; other processes see it within
+    ``ttl`` seconds.
     """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, KeyPrincipal | None]] = {}
+        self._entries: dict[str, tuple[float, object]] = {}
 
-    def get(self, key_hash: str, now_mono: float) -> tuple[bool, KeyPrincipal | None]:
+    def get(self, key_hash: str, now_mono: float) -> tuple[bool, object]:
         entry = self._entries.get(key_hash)
         if entry is None or entry[0] < now_mono:
             return False, None
         return True, entry[1]
 
-    def put(self, key_hash: str, principal: KeyPrincipal | None, now_mono: float) -> None:
+    def put(self, key_hash: str, principal: object, now_mono: float) -> None:
         with self._lock:
             if len(self._entries) > 50_000:
                 self._entries.clear()
@@ -120,25 +141,31 @@ def authenticate(
     """The principal for a presented key of ``kind``, or None if unknown, revoked, expired or orphaned."""
     digest = digest or hash_key(plain)
     mono = clock.monotonic()
-    hit, principal = cache.get(digest, mono)
-    if not hit:
-        principal = None
-        with db.read() as session:
-            found = lookup(session, plain)
-        if found is not None:
-            key, org = found
-            orphaned = key.org_id is not None and (org is None or org.deleted_at is not None)
-            if key.revoked_at is None and not orphaned:
-                principal = KeyPrincipal(
-                    key_id=key.id,
-                    kind=key.kind,
-                    org_id=key.org_id,
-                    publisher_id=key.publisher_id,
-                    label=key.label,
-                    expires_at=key.expires_at,
-                )
-        cache.put(digest, principal, mono)
-    if principal is None or principal.kind != kind:
+    hit, cached = cache.get(digest, mono)
+    if hit:
+        return _usable(cached, kind, clock)
+    principal = None
+    with db.read() as session:
+        found = lookup(session, plain)
+    if found is not None:
+        key, org = found
+        orphaned = key.org_id is not None and (org is None or org.deleted_at is not None)
+        if key.revoked_at is None and not orphaned:
+            principal = KeyPrincipal(
+                key_id=key.id,
+                kind=key.kind,
+                org_id=key.org_id,
+                publisher_id=key.publisher_id,
+                label=key.label,
+                expires_at=key.expires_at,
+            )
+    cache.put(digest, principal, mono)
+    return _usable(principal, kind, clock)
+
+
+def _usable(principal: object, kind: str, clock: Clock) -> KeyPrincipal | None:
+    """The cached or loaded principal if it is a live key of ``kind``."""
+    if not isinstance(principal, KeyPrincipal) or principal.kind != kind:
         return None
     if principal.expires_at is not None and clock.now() >= principal.expires_at:
         return None
@@ -170,23 +197,7 @@ async def resolve_key(
     if not token.startswith(PREFIX_BY_KIND[kind] + "_") or len(token) > MAX_TOKEN_LENGTH:
         return None
     digest = hash_key(token)
-    hit, _ = cache.get(digest, clock.monotonic())
-    if hit:
-        return authenticate(db, cache, clock, token, kind, digest)
+    hit, cached = cache.get(digest, clock.monotonic())
+    if hit:  # the hot path: no thread hop, no second cache read
+        return _usable(cached, kind, clock)
     return await anyio.to_thread.run_sync(authenticate, db, cache, clock, token, kind, digest)
-
-
-def live_keys(session: Session, *, kind: str, org_id: str, now: int) -> list[ApiKey]:
-    """The org's keys of ``kind`` that still answer (not revoked, not past a rotation's grace), oldest first."""
-    return list(
-        session.execute(
-            select(ApiKey)
-            .where(
-                ApiKey.org_id == org_id,
-                ApiKey.kind == kind,
-                ApiKey.revoked_at.is_(None),
-                (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now),
-            )
-            .order_by(ApiKey.created_at)
-        ).scalars()
-    )

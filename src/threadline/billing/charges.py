@@ -4,7 +4,8 @@ The pending row is the recovery point for a crash between "the provider took the
 campaign was committed":
 - a retry with the same Idempotency-Key finds the row, re-issues the charge with the same provider
   idempotency key (the provider replays it, so nothing is charged twice) and finishes the work;
-- :func:`reconcile_pending_charges` settles rows nobody came back for: money that moved is refunded,
+- the reconciler (advertiser/deposits.py: it knows whether the campaign landed) settles rows nobody
+  came back for: money that moved is refunded,
   attempts the provider never saw are closed as ``declined``/``abandoned``.
 
 Every status change is guarded on ``status = 'pending'`` so a retry and the reconciler can never both
@@ -14,10 +15,9 @@ settle the same row.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from threadline.billing.providers import (
@@ -25,12 +25,12 @@ from threadline.billing.providers import (
     ChargeResult,
     InvalidCardToken,
     PaymentProvider,
-    ProviderError,
 )
-from threadline.context import AppContext
 from threadline.kit.clock import Clock
 from threadline.kit.ids import new_id
-from threadline.store.models import Campaign, Charge, PaymentMethod
+from threadline.kit.pagination import Page, PageParams, keyset_page
+from threadline.store.models import Charge as Charge  # the rows callers get back
+from threadline.store.models import PaymentMethod
 
 log = logging.getLogger("threadline.billing")
 
@@ -50,6 +50,11 @@ def card_of(pm: PaymentMethod) -> CardDetails:
 def org_charges(org_id: str) -> Select[Charge]:
     """Every charge of the org, for a keyset page (the operator lists them)."""
     return select(Charge).where(Charge.org_id == org_id)
+
+
+def org_charge_page(session: Session, org_id: str, params: PageParams) -> Page[Charge]:
+    """One keyset page of the org's charges (newest first unless ``params.order`` says otherwise)."""
+    return keyset_page(session, org_charges(org_id), seq=Charge.seq, id_=Charge.id, params=params)
 
 
 def latest_request_charge(session: Session, org_id: str, idempotency_key: str) -> Charge | None:
@@ -141,85 +146,19 @@ def list_charges(session: Session, org_id: str) -> list[Charge]:
     )
 
 
-@dataclass(frozen=True)
-class ReconcileReport:
-    refunded: int = 0
-    abandoned: int = 0
-    declined: int = 0
-    completed: int = 0
-    failed: int = 0
+def stale_pending(session: Session, created_before: int) -> list[Charge]:
+    """Pending charges created at or before ``created_before``, oldest first (the reconciler's input)."""
+    return list(
+        session.execute(
+            select(Charge)
+            .where(Charge.status == "pending", Charge.created_at <= created_before)
+            .order_by(Charge.seq)
+        ).scalars()
+    )
 
 
-def reconcile_pending_charges(ctx: AppContext, older_than_seconds: int) -> ReconcileReport:
-    """Settle pending charges older than ``older_than_seconds`` whose request never finished.
-
-    Pick ``older_than_seconds`` above the idempotency lease so a request that is still running (or a
-    retry that is resuming it) is never raced. Runs from the CLI or a periodic job.
-    """
-    provider: PaymentProvider = ctx.payments
-    cutoff = ctx.clock.now_s() - older_than_seconds
-    with ctx.db.read() as s:
-        stale = list(
-            s.execute(
-                select(Charge)
-                .where(Charge.status == "pending", Charge.created_at <= cutoff)
-                .order_by(Charge.seq)
-            ).scalars()
-        )
-    counts = {"refunded": 0, "abandoned": 0, "declined": 0, "completed": 0, "failed": 0}
-    for charge in stale:
-        try:
-            outcome = _reconcile_one(ctx, provider, charge)
-        except (ProviderError, ValueError) as exc:
-            log.warning("charge %s not reconciled: %s", charge.id, exc)
-            outcome = "failed"
-        counts[outcome] += 1
-    return ReconcileReport(**counts)
-
-
-def _reconcile_one(ctx: AppContext, provider: PaymentProvider, charge: Charge) -> str:
-    with ctx.db.read() as s:
-        has_campaign = s.execute(select(exists().where(Campaign.id == charge.campaign_id))).scalar()
-    found = provider.find_charge(charge.provider_idempotency_key)
-    if has_campaign:
-        # The tree and the charge status commit together, so this only happens if the row was edited
-        # by hand; the campaign exists, so the money belongs to it.
-        with ctx.db.write() as s:
-            ref = found.provider_ref if found else None
-            settle(s, ctx.clock, charge.id, status="succeeded", provider_ref=ref)
-        return "completed"
-    if found is None:
-        with ctx.db.write() as s:
-            settle(s, ctx.clock, charge.id, status="declined", failure_code=ABANDONED)
-        return "abandoned"
-    if found.status == "declined":
-        with ctx.db.write() as s:
-            settle(
-                s,
-                ctx.clock,
-                charge.id,
-                status="declined",
-                provider_ref=found.provider_ref,
-                failure_code=found.decline_code,
-            )
-        return "declined"
-    assert found.provider_ref is not None
-    # Claim the row first: once it is no longer pending, a late retry starts a fresh attempt instead
-    # of finishing this one, so the refund below can never strand a campaign without its deposit.
-    with ctx.db.write() as s:
-        if not settle(s, ctx.clock, charge.id, status="refunded", provider_ref=found.provider_ref):
-            return "completed"
-    try:
-        provider.refund(
-            provider_ref=found.provider_ref, idempotency_key=f"refund-{charge.provider_idempotency_key}"
-        )
-    except BaseException:
-        # Not refunded after all: put the row back so the next run tries again.
-        with ctx.db.write() as s:
-            s.execute(
-                update(Charge)
-                .where(Charge.id == charge.id, Charge.status == "refunded")
-                .values(status="pending")
-            )
-        raise
-    return "refunded"
+def reopen_refunded(session: Session, charge_id: str) -> None:
+    """Put a charge the reconciler claimed for a refund back to pending (the refund did not happen)."""
+    session.execute(
+        update(Charge).where(Charge.id == charge_id, Charge.status == "refunded").values(status="pending")
+    )

@@ -1,16 +1,16 @@
-"""Queries of the events slice: batched inserts with dedupe, click lookups, the operator's listing."""
+"""Queries of the events slice: batched inserts with dedupe, the operator's listing."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Row, Table, select
+from sqlalchemy import JSON, Table, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from threadline.store.models import Click, CollectEvent, Conversion
+from threadline.store.models import CollectEvent, Conversion
 
 TABLES: dict[str, Table] = {
     "collect": CollectEvent.__table__,  # type: ignore[dict-item]
@@ -21,9 +21,6 @@ DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
     "collect": ("dedupe_key",),
     "conversion": ("order_key", "dedupe_key"),  # the order key, and the explicit key
 }
-# id, org_id, campaign_id, ad_group_id, ad_id, supply, country
-ClickRow = Row[str, str, str, str, str, str, str]
-MAX_CLICK_ID = 36  # the clicks.id column width: anything longer cannot exist
 _MAX_PARAMS = 30_000  # bound parameters per statement: SQLite allows 32,766, PostgreSQL 65,535
 
 
@@ -136,24 +133,6 @@ def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, A
     finally:
         cursor.close()
     return inserted
-
-
-def find_clicks(session: Session, click_ids: Iterable[str]) -> dict[str, ClickRow]:
-    ids = [c for c in click_ids if len(c) <= MAX_CLICK_ID]
-    if not ids:
-        return {}
-    rows: Sequence[ClickRow] = session.execute(
-        select(
-            Click.id,
-            Click.org_id,
-            Click.campaign_id,
-            Click.ad_group_id,
-            Click.ad_id,
-            Click.supply,
-            Click.country,
-        ).where(Click.id.in_(ids))
-    ).all()
-    return {r.id: r for r in rows}
 
 
 def latest_collect(session: Session, org_id: str, limit: int) -> Sequence[CollectEvent]:

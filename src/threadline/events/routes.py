@@ -17,7 +17,7 @@ from threadline.events.schemas import CollectIn, ConversionIn, ConversionStatus
 from threadline.gate import authenticate_key, rate_limit
 from threadline.kit.schemas import error_responses
 from threadline.routing import RawRoute, mount
-from threadline.surfaces import EVENTS_RATE
+from threadline.surfaces import EVENTS_MOUNTS, EVENTS_RATE
 
 _OK = b'{"status":"ok"}'
 _DUPLICATE = b'{"status":"duplicate"}'
@@ -82,7 +82,7 @@ async def conversion(request: Request) -> Response:
 
 def _router() -> APIRouter:
     router = APIRouter(tags=["events"])
-    for prefix in ("/v1/api", "/api"):
+    for prefix in EVENTS_MOUNTS:
         router.add_api_route(
             f"{prefix}/collect",
             collect,

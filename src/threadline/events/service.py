@@ -20,6 +20,7 @@ from threadline.events import repository
 from threadline.events.schemas import CollectIn, ConversionIn, encodable
 from threadline.insights import rollups
 from threadline.kit.errors import ApiError
+from threadline.serving import clicks as serving_clicks
 
 Kind = Literal["collect", "conversion"]
 Outcome = Literal["ok", "duplicate"] | ApiError
@@ -255,7 +256,7 @@ def store_batch(session: Session, batch: Sequence[PendingEvent]) -> list[Outcome
 def _store_conversions(
     session: Session, batch: Sequence[PendingEvent], indexes: list[int], outcomes: list[Outcome]
 ) -> None:
-    clicks = repository.find_clicks(session, {batch[i].row["click_id"] for i in indexes})
+    clicks = serving_clicks.find_clicks(session, {batch[i].row["click_id"] for i in indexes})
     attributed: list[int] = []
     for i in indexes:
         row = batch[i].row

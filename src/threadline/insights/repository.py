@@ -1,4 +1,5 @@
-"""Insights queries: GROUP BY over the hourly rollup tables, and the entities rows are named after."""
+"""Insights queries: GROUP BY over the hourly rollup tables (the entities rows are named after are the
+advertiser slice's: advertiser/entities.py)."""
 
 from __future__ import annotations
 
@@ -13,79 +14,17 @@ from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from threadline.insights.params import DAY, Filter, Window
-from threadline.store.models import Ad, AdGroup, Campaign, InsightsHourly, InsightsOrgHourly
+from threadline.store.models import InsightsHourly, InsightsOrgHourly
 
 Columns: TypeAlias = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
 AD_ROLLUP: Columns = InsightsHourly.__table__.c
 ORG_ROLLUP: Columns = InsightsOrgHourly.__table__.c  # the sum of the org's ad rows, same slices
-_ENTITY_MODELS: dict[str, type[Campaign] | type[AdGroup] | type[Ad]] = {
-    "campaign": Campaign,
-    "ad_group": AdGroup,
-    "ad": Ad,
-}
-
-
-@dataclass(frozen=True)
-class Entity:
-    id: str
-    name: str
-    campaign_id: str | None
-    ad_group_id: str | None
-    created_at: int
 
 
 @dataclass(frozen=True)
 class Scope:
     level: str  # ad_account | campaign | ad_group | ad
     id: str  # for ad_account: the ad account id (rollups are scoped by org)
-
-
-def find_entity(session: Session, org_id: str, level: str, entity_id: str) -> Entity | None:
-    model = _ENTITY_MODELS[level]
-    found = session.execute(
-        select(*_entity_columns(level)).where(model.id == entity_id, model.org_id == org_id)
-    ).first()
-    return None if found is None else _entity(level, found)
-
-
-def load_entities(session: Session, org_id: str, level: str, scope: Scope) -> dict[str, Entity]:
-    """Every entity of `level` inside the scope, archived ones included (their history still counts)."""
-    model = _ENTITY_MODELS[level]
-    query = select(*_entity_columns(level)).where(model.org_id == org_id)
-    if scope.level != "ad_account":
-        column = model.id if scope.level == level else getattr(model, f"{scope.level}_id")
-        query = query.where(column == scope.id)
-    return {row.id: _entity(level, row) for row in session.execute(query)}
-
-
-def ids_containing(session: Session, org_id: str, level: str, child: Filter) -> set[str]:
-    """Ids of `level` entities having a child (ad group or ad) whose id is among the filter's values."""
-    model = _ENTITY_MODELS[child.column.removesuffix("_id")]
-    column = getattr(model, f"{level}_id")
-    rows = session.execute(
-        select(column).where(model.org_id == org_id, model.id.in_(child.values)).distinct()
-    )
-    return {r[0] for r in rows}
-
-
-def _entity_columns(level: str) -> list[Any]:
-    model = _ENTITY_MODELS[level]
-    columns: list[Any] = [model.id, model.name, model.created_at]
-    if level in ("ad_group", "ad"):
-        columns.append(model.campaign_id)  # type: ignore[union-attr]
-    if level == "ad":
-        columns.append(Ad.ad_group_id)
-    return columns
-
-
-def _entity(level: str, row: Any) -> Entity:
-    return Entity(
-        id=row.id,
-        name=row.name,
-        campaign_id=row.id if level == "campaign" else row.campaign_id,
-        ad_group_id=row.id if level == "ad_group" else (row.ad_group_id if level == "ad" else None),
-        created_at=row.created_at,
-    )
 
 
 def aggregate(

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from threadline.advertiser.entities import Entity, find_entity, ids_containing, load_entities
 from threadline.advertiser.repository import default_ad_account
 from threadline.context import AppContext
 from threadline.insights import repository as repo
@@ -56,7 +57,7 @@ def insights(
     with ctx.db.read() as session:
         scope, account = _resolve_scope(session, org_id, scope_level, scope_id)
         entities = (
-            {} if query.level == "ad_account" else repo.load_entities(session, org_id, query.level, scope)
+            {} if query.level == "ad_account" else load_entities(session, org_id, query.level, _within(scope))
         )
         rows: dict[RowKey, Sums] = {}
         # Entity-level buckets come from SQL already ordered and cut at limit + 1 after the cursor. A
@@ -92,14 +93,18 @@ def insights(
     }
 
 
+def _within(scope: repo.Scope) -> tuple[str, str] | None:
+    return None if scope.level == "ad_account" else (scope.level, scope.id)
+
+
 def _resolve_scope(
     session: Session, org_id: str, scope_level: str, scope_id: str | None
-) -> tuple[repo.Scope, repo.Entity]:
+) -> tuple[repo.Scope, Entity]:
     account = default_ad_account(session, org_id)
-    account_entity = repo.Entity(account.id, account.name, None, None, account.created_at)
+    account_entity = Entity(account.id, account.name, None, None, account.created_at)
     if scope_level == "ad_account" or scope_id is None:
         return repo.Scope("ad_account", account.id), account_entity
-    if repo.find_entity(session, org_id, scope_level, scope_id) is None:
+    if find_entity(session, org_id, scope_level, scope_id) is None:
         raise not_found(scope_level.replace("_", " "), f"{scope_level}_id")
     return repo.Scope(scope_level, scope_id), account_entity
 
@@ -202,8 +207,8 @@ def _idle_entities(
     org_id: str,
     query: InsightsQuery,
     window: Window,
-    account: repo.Entity,
-    entities: dict[str, repo.Entity],
+    account: Entity,
+    entities: dict[str, Entity],
     active: dict[RowKey, Sums],
 ) -> list[RowKey]:
     """Granularity none lists every entity that existed in the window: keys of zero rows for the idle ones."""
@@ -221,8 +226,8 @@ def _idle_entities(
 
 
 def _matching(
-    session: Session, org_id: str, level: str, entities: dict[str, repo.Entity], filters: tuple[Filter, ...]
-) -> list[repo.Entity]:
+    session: Session, org_id: str, level: str, entities: dict[str, Entity], filters: tuple[Filter, ...]
+) -> list[Entity]:
     """The entities an idle row may be listed for: those the entity filters select."""
     out = list(entities.values())
     for f in filters:
@@ -231,7 +236,7 @@ def _matching(
         filter_level = f.column.removesuffix("_id")
         allowed = set(f.values)
         if LEVELS.index(filter_level) > LEVELS.index(level):
-            allowed = repo.ids_containing(session, org_id, level, f)
+            allowed = ids_containing(session, org_id, level, filter_level, f.values)
             out = [e for e in out if e.id in allowed]
         else:
             attribute = "id" if filter_level == level else f.column
@@ -240,7 +245,7 @@ def _matching(
 
 
 def _renderer(
-    query: InsightsQuery, sums: list[str], account: repo.Entity, entities: dict[str, repo.Entity]
+    query: InsightsQuery, sums: list[str], account: Entity, entities: dict[str, Entity]
 ) -> Callable[[RowKey, Sums], dict[str, Any]]:
     at = {name: i for i, name in enumerate(sums)}
     level = query.level

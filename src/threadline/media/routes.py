@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from threadline.app_deps import Ctx
@@ -147,18 +147,60 @@ async def _fetch(ctx: AppContext, url: str) -> bytes:
     return await service.fetch_image_bytes(ctx, url)
 
 
-@media_router.get("/media/{file_id:path}", responses={200: {"content": {"image/png": {}}}, 404: {}})
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one range of a ``Range: bytes=a-b`` header within ``size``; None to send everything.
+
+    A header we do not understand (several ranges, other units) is ignored, as RFC 9110 allows;
+    an unsatisfiable one raises ``ValueError``.
+    """
+    found = _RANGE.match(header.strip()) if header else None
+    if found is None or found.group(1) == found.group(2) == "":
+        return None
+    first, last = found.group(1), found.group(2)
+    if first == "":  # the last N bytes
+        start, end = max(0, size - int(last[:19])), size - 1
+    else:
+        start = int(first[:19])
+        end = min(int(last[:19]), size - 1) if last else size - 1
+    if start >= size or start > end:
+        raise ValueError("unsatisfiable range")
+    return start, end
+
+
+@media_router.get(
+    "/media/{file_id:path}",
+    responses={200: {"content": {"image/png": {}}}, 206: {}, 304: {}, 404: {}, 416: {}},
+)
 def get_media(file_id: str, request: Request, ctx: Ctx) -> Response:
     match = FILE_ID.match(file_id)
-    data = service.storage_of(ctx).get(file_id) if match else None
-    if match is None or data is None:
+    storage = service.storage_of(ctx)
+    size = storage.size(file_id) if match else None
+    if match is None or size is None:
         raise ApiError(404, "not_found", "No such file.")
     # File ids are random and content never changes, so the id's hex part is a strong validator.
     etag = f'"{match.group(1)}"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable", "Accept-Ranges": "bytes"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    return Response(data, media_type=CONTENT_TYPES[match.group(2)], headers=headers)
+    try:
+        wanted = _byte_range(request.headers.get("range"), size) if size else None
+    except ValueError:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    start, end = wanted if wanted is not None else (0, size - 1)
+    headers["Content-Length"] = str(end - start + 1)
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    # Streamed from the storage in bounded chunks: a 1 GB video rendition is never read into memory.
+    body = storage.read_range(file_id, start, end) if size else iter(())
+    return StreamingResponse(
+        body,
+        status_code=206 if wanted is not None else 200,
+        media_type=CONTENT_TYPES[match.group(2)],
+        headers=headers,
+    )
 
 
 def _decode_slots(ctx: AppContext) -> anyio.CapacityLimiter:

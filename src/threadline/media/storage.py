@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -22,7 +22,16 @@ class MediaStorage(Protocol):
 
     def get(self, file_id: str) -> bytes | None: ...
 
+    def size(self, file_id: str) -> int | None:
+        """Bytes stored under ``file_id``; None when there is no such file."""
+
+    def read_range(self, file_id: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes ``start`` to ``end`` (inclusive) in bounded chunks: serving a video never holds it whole."""
+
     def delete(self, file_id: str) -> None: ...
+
+
+CHUNK_BYTES = 1024 * 1024
 
 
 class LocalStorage:
@@ -65,6 +74,24 @@ class LocalStorage:
             return self._path(file_id).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, ValueError):
             return None
+
+    def size(self, file_id: str) -> int | None:
+        try:
+            path = self._path(file_id)
+            return path.stat().st_size if path.is_file() else None
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            return None
+
+    def read_range(self, file_id: str, start: int, end: int) -> Iterator[bytes]:
+        with self._path(file_id).open("rb") as fh:
+            fh.seek(start)
+            left = end - start + 1
+            while left > 0:
+                chunk = fh.read(min(CHUNK_BYTES, left))
+                if not chunk:
+                    return
+                left -= len(chunk)
+                yield chunk
 
     def delete(self, file_id: str) -> None:
         with contextlib.suppress(FileNotFoundError, ValueError):
@@ -110,6 +137,25 @@ class S3Storage:
             return None
         body: bytes = obj["Body"].read()
         return body
+
+    def size(self, file_id: str) -> int | None:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + file_id)
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return int(head["ContentLength"])
+
+    def read_range(self, file_id: str, start: int, end: int) -> Iterator[bytes]:
+        obj = self.client.get_object(
+            Bucket=self.bucket, Key=self.prefix + file_id, Range=f"bytes={start}-{end}"
+        )
+        body = obj["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK_BYTES)
+        finally:
+            body.close()
 
     def delete(self, file_id: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.prefix + file_id)

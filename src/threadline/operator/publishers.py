@@ -62,7 +62,7 @@ def replace_publisher_key(ctx: AppContext, publisher_id: str, label: str = "defa
     with ctx.db.write() as s:
         if repository.find_publisher(s, publisher_id) is None:
             raise not_found("publisher", "id")
-        repository.revoke_publisher_keys(s, publisher_id, now)
+        keys.revoke_publisher_keys(s, publisher_id, now)
         _, plain = keys.mint_key(s, ctx.clock, kind="publisher", publisher_id=publisher_id, label=label)
     ctx.keys.clear()
     return plain

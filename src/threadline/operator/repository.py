@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from threadline.store.models import ApiKey, Org, Publisher, ServerSecret
+from threadline.store.models import Org, Publisher, ServerSecret
 
 
 def live_orgs() -> Select[Org]:
@@ -18,16 +18,6 @@ def publishers() -> Select[Publisher]:
 
 def find_publisher(session: Session, publisher_id: str) -> Publisher | None:
     return session.execute(select(Publisher).where(Publisher.id == publisher_id)).scalar_one_or_none()
-
-
-def revoke_publisher_keys(session: Session, publisher_id: str, at: int) -> None:
-    # auth.keys.revoke_keys is scoped by org; publisher keys have none. Belongs next to it in auth/keys.py
-    # once that file is free to change (issue 8: the one authenticator).
-    session.execute(
-        update(ApiKey)
-        .where(ApiKey.kind == "publisher", ApiKey.publisher_id == publisher_id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=at)
-    )
 
 
 def server_value(session: Session, name: str) -> str | None:

@@ -1,22 +1,28 @@
-"""All credential resolution of the Graph surface: a Threads access token into a ThreadsPrincipal.
+"""The Graph surface's credential: the Threads access token's principal, scopes and Graph refusals.
 
-One function (``resolve_token``) so that it can move into the shared authenticator unchanged.
+The lookup itself is a resolver of the one Authenticator (auth/authenticator.py: ThreadsTokenResolver,
+querying publishing/repository.token_principal); :func:`resolve_token` turns its answer into Graph's
+errors (190, 463 when expired).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from threadline.context import AppContext
-from threadline.kit.secrets import hash_key
+from threadline.auth.authenticator import (
+    THREADS_MAX_TOKEN_LENGTH,
+    THREADS_TOKEN_PREFIX,
+    ThreadsTokenPrincipal,
+)
 from threadline.publishing.errors import expired_token, invalid_token, no_permission
-from threadline.store.models import Org, ThreadsProfile, ThreadsToken
 
-TOKEN_PREFIX = "TH"
-MAX_TOKEN_LENGTH = 512
+if TYPE_CHECKING:
+    from threadline.context import AppContext
+
+TOKEN_PREFIX = THREADS_TOKEN_PREFIX
+MAX_TOKEN_LENGTH = THREADS_MAX_TOKEN_LENGTH
 BASIC = "threads_basic"
 PUBLISH = "threads_content_publish"
 MANAGE_REPLIES = "threads_manage_replies"
@@ -27,18 +33,8 @@ SCOPES = (BASIC, PUBLISH, MANAGE_REPLIES, READ_REPLIES, DELETE, INSIGHTS)
 
 
 @dataclass(frozen=True)
-class ThreadsPrincipal:
-    """Who a valid Threads access token speaks for."""
-
-    token_id: int
-    profile_id: int
-    org_id: str
-    username: str
-    scopes: frozenset[str]
-    app_id: int | None
-    lifetime: str
-    created_at: int
-    expires_at: int
+class ThreadsPrincipal(ThreadsTokenPrincipal):
+    """Who a valid Threads access token speaks for, with the Graph's scope check."""
 
     def require(self, *scopes: str) -> None:
         """Code 10 unless the token carries threads_basic and every scope named."""
@@ -62,31 +58,14 @@ def _iso(ts: int) -> str:
 
 
 def resolve_token(ctx: AppContext, presented: str | None) -> ThreadsPrincipal:
-    """The principal for a presented token; code 190 (463 when expired) otherwise."""
-    if not presented or not presented.startswith(TOKEN_PREFIX) or len(presented) > MAX_TOKEN_LENGTH:
+    """The principal for a presented token; code 190 (463 when expired) otherwise.
+
+    The lookup is the Authenticator's ``threads`` resolver (hash lookup behind the shared key cache).
+    Graph routes run in a worker thread, so this is synchronous.
+    """
+    principal = ctx.authenticator.lookup("threads", presented) if presented else None
+    if not isinstance(principal, ThreadsPrincipal):
         raise invalid_token()
-    with ctx.db.read() as s:
-        row = s.execute(
-            select(ThreadsToken, ThreadsProfile.username, Org.deleted_at, ThreadsProfile.org_id)
-            .join(ThreadsProfile, ThreadsProfile.id == ThreadsToken.profile_id)
-            .join(Org, Org.id == ThreadsProfile.org_id)
-            .where(ThreadsToken.token_hash == hash_key(presented))
-        ).first()
-    if row is None:
-        raise invalid_token()
-    token, username, org_deleted_at, org_id = row
-    if token.revoked_at is not None or org_deleted_at is not None:
-        raise invalid_token()
-    if ctx.clock.now() >= token.expires_at:
-        raise expired_token(_iso(token.expires_at))
-    return ThreadsPrincipal(
-        token_id=token.id,
-        profile_id=token.profile_id,
-        org_id=org_id,
-        username=username,
-        scopes=frozenset(token.scopes),
-        app_id=token.app_id,
-        lifetime=token.lifetime,
-        created_at=token.created_at,
-        expires_at=token.expires_at,
-    )
+    if ctx.clock.now() >= principal.expires_at:
+        raise expired_token(_iso(principal.expires_at))
+    return principal

@@ -135,13 +135,13 @@ def oauth_body(err: GraphError) -> dict[str, Any]:
     return {"error_type": OAUTH, "code": 400, "error_message": err.message}
 
 
-TOKEN_PATHS = ("/access_token", "/refresh_access_token", "/oauth/access_token")
-
-
 def is_token_path(path: str) -> bool:
-    if path.startswith("/v1.0/"):
-        path = path[len("/v1.0") :]
-    return path in TOKEN_PATHS
+    # surfaces.py imports this module's renderer, so it is read when an error renders, not at import.
+    from threadline.surfaces import GRAPH_TOKEN_PATHS, GRAPH_VERSION
+
+    if path.startswith(GRAPH_VERSION + "/"):
+        path = path[len(GRAPH_VERSION) :]
+    return path in GRAPH_TOKEN_PATHS
 
 
 def render_graph(err: ApiError, request: Request) -> Response:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from threadline.publishing.errors import nonexisting_field
+from threadline.publishing.errors import GraphError, bad_param, nonexisting_field
 from threadline.publishing.params import Params, text_param
 from threadline.store.models import ThreadsContainer, ThreadsPost, ThreadsProfile
 
@@ -74,21 +74,164 @@ LIMIT_FIELDS = frozenset(
 )
 
 
-def requested(
-    params: Params, allowed: frozenset[str], node: str, default: tuple[str, ...] = ("id",)
-) -> list[str]:
-    raw = text_param(params, "fields", max_chars=4096)
-    if not raw or not raw.strip():
-        return list(default)
-    out: list[str] = []
-    for name in (f.strip() for f in raw.split(",")):
+# Fields that name another node, so a request may expand them with braces
+# (``children{id,media_type}``, ``owner{username}``); the value is the node type of what they name.
+NESTED_NODES: dict[str, dict[str, str]] = {
+    MEDIA_NODE: {
+        "children": MEDIA_NODE,
+        "owner": USER_NODE,
+        "quoted_post": MEDIA_NODE,
+        "reposted_post": MEDIA_NODE,
+        "root_post": MEDIA_NODE,
+        "replied_to": MEDIA_NODE,
+    },
+}
+# Edges (lists) among them accept Graph's ``.limit(n)`` modifier.
+LIST_FIELDS = frozenset({"children"})
+NODE_FIELDS: dict[str, frozenset[str]] = {
+    MEDIA_NODE: MEDIA_FIELDS,
+    CONTAINER_NODE: CONTAINER_FIELDS,
+    USER_NODE: USER_FIELDS,
+    LIMIT_NODE: LIMIT_FIELDS,
+}
+MAX_FIELD_DEPTH = 4
+MAX_FIELDS_CHARS = 4096
+
+
+class Fields(list[str]):
+    """The field names asked of one node, in order, with what was asked of the nodes they name.
+
+    A plain list of names to every caller that only renders flat fields; ``sub(name)`` is the
+    selection inside ``name{...}`` (``id`` when the field was asked without braces).
+    """
+
+    def __init__(
+        self,
+        names: Iterable[str] = (),
+        nested: dict[str, Fields] | None = None,
+        limits: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__(names)
+        self.nested: dict[str, Fields] = nested or {}
+        self.limits: dict[str, int] = limits or {}
+
+    def sub(self, name: str) -> Fields:
+        return self.nested.get(name) or Fields(["id"])
+
+
+class _Syntax:
+    """A recursive-descent reader of Graph's field expansion: ``a,b{c,d{e}},f.limit(5){g}``."""
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.pos = 0
+
+    def fail(self, expected: str) -> GraphError:
+        found = f'"{self.raw[self.pos]}"' if self.pos < len(self.raw) else "the end"
+        return bad_param(
+            "fields",
+            f"has a syntax error: expected {expected} instead of {found} at character {self.pos}",
+        )
+
+    def skip_space(self) -> None:
+        while self.pos < len(self.raw) and self.raw[self.pos] in " \t\r\n":
+            self.pos += 1
+
+    def name(self) -> str:
+        start = self.pos
+        while self.pos < len(self.raw) and (self.raw[self.pos].isalnum() or self.raw[self.pos] == "_"):
+            self.pos += 1
+        return self.raw[start : self.pos]
+
+    def selection(self, node: str, allowed: frozenset[str], depth: int, closing: str) -> Fields:
+        out = Fields()
+        while True:
+            self.skip_space()
+            if self.pos >= len(self.raw) or self.raw[self.pos] in ",}":
+                if self.pos < len(self.raw) and self.raw[self.pos] == ",":
+                    self.pos += 1
+                    continue  # an empty entry, as in "id,,text": ignored like Graph does
+                break
+            self.field(out, node, allowed, depth)
+            self.skip_space()
+            if self.pos < len(self.raw) and self.raw[self.pos] == ",":
+                self.pos += 1
+            elif self.pos < len(self.raw) and self.raw[self.pos] != "}":
+                raise self.fail('"," or "}"' if closing == "}" else '","')
+        if closing == "}":
+            if self.pos >= len(self.raw):
+                raise self.fail('"}"')
+            self.pos += 1
+        elif self.pos < len(self.raw):
+            raise self.fail("a field name")
+        return out
+
+    def field(self, out: Fields, node: str, allowed: frozenset[str], depth: int) -> None:
+        at = self.pos
+        name = self.name()
         if not name:
-            continue
+            raise self.fail("a field name")
         if name not in allowed:
             raise nonexisting_field(name[:100], node)
+        limit: int | None = None
+        self.skip_space()
+        while self.pos < len(self.raw) and self.raw[self.pos] == ".":
+            self.pos += 1
+            modifier = self.name()
+            if modifier != "limit" or name not in LIST_FIELDS:
+                self.pos = at
+                raise bad_param("fields", f"cannot apply .{modifier[:20] or '?'}() to {name}")
+            limit = self.count()
+            self.skip_space()
+        sub: Fields | None = None
+        if self.pos < len(self.raw) and self.raw[self.pos] == "{":
+            sub_node = NESTED_NODES.get(node, {}).get(name)
+            if sub_node is None:
+                raise bad_param("fields", f"cannot expand {name}: it is not a node of {node}")
+            if depth >= MAX_FIELD_DEPTH:
+                raise bad_param("fields", f"nests deeper than {MAX_FIELD_DEPTH} levels")
+            self.pos += 1
+            sub = self.selection(sub_node, NODE_FIELDS[sub_node], depth + 1, "}")
         if name not in out:
             out.append(name)
-    return out or list(default)
+        if sub is not None:
+            merged = out.nested.setdefault(name, Fields())
+            merged.extend(n for n in sub if n not in merged)
+            for key, deeper in sub.nested.items():
+                merged.nested.setdefault(key, deeper)
+            merged.limits.update(sub.limits)
+        if limit is not None:
+            out.limits[name] = limit
+
+    def count(self) -> int:
+        if self.pos >= len(self.raw) or self.raw[self.pos] != "(":
+            raise self.fail('"("')
+        self.pos += 1
+        start = self.pos
+        while self.pos < len(self.raw) and self.raw[self.pos].isdigit():
+            self.pos += 1
+        digits = self.raw[start : self.pos]
+        if not digits or len(digits) > 4:
+            raise self.fail("a number")
+        if self.pos >= len(self.raw) or self.raw[self.pos] != ")":
+            raise self.fail('")"')
+        self.pos += 1
+        return int(digits)
+
+
+def parse_fields(raw: str, allowed: frozenset[str], node: str) -> Fields:
+    """``fields`` as Graph reads it; unknown names refused per node type exactly as at the top."""
+    return _Syntax(raw).selection(node, allowed, 1, "")
+
+
+def requested(
+    params: Params, allowed: frozenset[str], node: str, default: tuple[str, ...] = ("id",)
+) -> Fields:
+    raw = text_param(params, "fields", max_chars=MAX_FIELDS_CHARS)
+    if not raw or not raw.strip():
+        return Fields(default)
+    out = parse_fields(raw, allowed, node)
+    return out if out else Fields(default)
 
 
 def graph_time(ts: int) -> str:
@@ -167,6 +310,64 @@ class MediaContext:
     viewer_profile_id: int
     usernames: Mapping[int, str]
     with_replies: frozenset[int]
+    # Posts that nested fields expand (carousel items, quoted and replied-to posts), by id: only the
+    # viewer's own live posts are loaded, any other id renders as ``{"id"}``.
+    posts: Mapping[int, ThreadsPost] = field(default_factory=dict)
+    # Owners that ``owner{...}`` expands, by id.
+    profiles: Mapping[int, ThreadsProfile] = field(default_factory=dict)
+
+
+# What ``owner{...}`` shows of a profile other than the viewer's: what its posts already show.
+PUBLIC_OWNER_FIELDS = frozenset({"id", "username"})
+
+
+def referenced(post: ThreadsPost, name: str, limit: int | None = None) -> list[int]:
+    """The ids of the posts a node-valued field of ``post`` names (for loading and for rendering)."""
+    a = post.attrs
+    if name == "children":
+        return [int(c) for c in a.get("children") or []][:limit]
+    if name == "quoted_post":
+        return [int(a["quote_post_id"])] if a.get("quote_post_id") else []
+    if name == "root_post":
+        return [int(a.get("root_post_id") or post.id)]
+    if name == "replied_to":
+        return [post.reply_to_id] if post.reply_to_id is not None else []
+    return []
+
+
+def mentions(fields: list[str], name: str) -> bool:
+    """Whether ``name`` is asked anywhere in the selection, nested selections included."""
+    if name in fields:
+        return True
+    return isinstance(fields, Fields) and any(mentions(sub, name) for sub in fields.nested.values())
+
+
+def _sub(fields: list[str], name: str) -> Fields:
+    return fields.sub(name) if isinstance(fields, Fields) else Fields(["id"])
+
+
+def _post_ref(post_id: int, sub: Fields, mc: MediaContext) -> dict[str, Any]:
+    target = mc.posts.get(post_id)
+    if target is None or sub == ["id"]:
+        return {"id": str(post_id)}
+    return media_node(target, sub, mc)
+
+
+def _owner(post: ThreadsPost, sub: Fields, mc: MediaContext) -> dict[str, Any]:
+    profile = mc.profiles.get(post.profile_id)
+    if profile is None or sub == ["id"]:
+        return {"id": str(post.profile_id)}
+    if profile.id == mc.viewer_profile_id:
+        return user_node(profile, sub)
+    return user_node(profile, [f for f in sub if f in PUBLIC_OWNER_FIELDS])
+
+
+def _children(post: ThreadsPost, fields: list[str], mc: MediaContext) -> dict[str, Any] | None:
+    if not post.attrs.get("children"):
+        return None
+    limit = fields.limits.get("children") if isinstance(fields, Fields) else None
+    sub = _sub(fields, "children")
+    return {"data": [_post_ref(c, sub, mc) for c in referenced(post, "children", limit)]}
 
 
 def media_url(base: str, file_id: str | None) -> str | None:
@@ -202,22 +403,28 @@ def media_node(post: ThreadsPost, fields: list[str], mc: MediaContext) -> dict[s
             "media_type": lambda: post.media_type,
             "media_url": lambda: media_url(mc.public_base_url, a.get("media_file_id")),
             "permalink": lambda: permalink(mc.public_base_url, username, post.shortcode),
-            "owner": lambda: {"id": str(post.profile_id)},
+            "owner": lambda: _owner(post, _sub(fields, "owner"), mc),
             "username": lambda: username,
             "text": lambda: post.text or None,
             "timestamp": lambda: graph_time(post.created_at),
             "shortcode": lambda: post.shortcode,
             "thumbnail_url": lambda: media_url(mc.public_base_url, a.get("thumbnail_file_id")),
-            "children": lambda: {"data": [{"id": c} for c in a["children"]]} if a.get("children") else None,
+            "children": lambda: _children(post, fields, mc),
             "is_quote_post": lambda: a.get("quote_post_id") is not None,
-            "quoted_post": lambda: {"id": a["quote_post_id"]} if a.get("quote_post_id") else None,
+            "quoted_post": lambda: (
+                _post_ref(int(a["quote_post_id"]), _sub(fields, "quoted_post"), mc)
+                if a.get("quote_post_id")
+                else None
+            ),
             "alt_text": lambda: a.get("alt_text"),
             "link_attachment_url": lambda: a.get("link_attachment_url"),
             "has_replies": lambda: post.id in mc.with_replies,
             "is_reply": lambda: reply_to is not None,
             "is_reply_owned_by_me": lambda: reply_to is not None and post.profile_id == mc.viewer_profile_id,
-            "root_post": lambda: {"id": str(a.get("root_post_id") or post.id)},
-            "replied_to": lambda: {"id": str(reply_to)} if reply_to is not None else None,
+            "root_post": lambda: _post_ref(referenced(post, "root_post")[0], _sub(fields, "root_post"), mc),
+            "replied_to": lambda: (
+                _post_ref(reply_to, _sub(fields, "replied_to"), mc) if reply_to is not None else None
+            ),
             "hide_status": lambda: "NOT_HUSHED",
             "reply_audience": lambda: str(a.get("reply_control") or "everyone").upper(),
             "reposted_post": lambda: None,

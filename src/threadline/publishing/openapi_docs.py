@@ -135,6 +135,7 @@ PUBLISH_DOC = _doc(
 )
 LIMIT_DOC = _doc("The profile's publishing quotas", _ok(_DATA), query=[_TOKEN_Q, _FIELDS_Q])
 NODE_DOC = _doc("Read a profile (me), container or media object", _ok(_OBJECT), query=[_TOKEN_Q, _FIELDS_Q])
+CHILDREN_DOC = _doc("A carousel's items", _ok(_DATA), query=[_TOKEN_Q, _FIELDS_Q])
 DELETE_DOC = _doc(
     "Delete a published post",
     _ok({"type": "object", "required": ["success", "deleted_id"]}),

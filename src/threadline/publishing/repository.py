@@ -7,9 +7,44 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from threadline.store.models import ThreadsContainer, ThreadsPost, ThreadsProfile, ThreadsQuotaEvent
+from threadline.publishing.auth import ThreadsPrincipal
+from threadline.store.models import (
+    Org,
+    ThreadsContainer,
+    ThreadsPost,
+    ThreadsProfile,
+    ThreadsQuotaEvent,
+    ThreadsToken,
+)
 
 QUOTA_WINDOW = 86400
+
+
+def token_principal(s: Session, token_hash: str) -> ThreadsPrincipal | None:
+    """Who the access token with this SHA-256 speaks for (expired or not); None if unknown, revoked or
+    its org is deleted. The Authenticator's ``threads`` resolver is the caller."""
+    row = s.execute(
+        select(ThreadsToken, ThreadsProfile.username, Org.deleted_at, ThreadsProfile.org_id)
+        .join(ThreadsProfile, ThreadsProfile.id == ThreadsToken.profile_id)
+        .join(Org, Org.id == ThreadsProfile.org_id)
+        .where(ThreadsToken.token_hash == token_hash)
+    ).first()
+    if row is None:
+        return None
+    token, username, org_deleted_at, org_id = row
+    if token.revoked_at is not None or org_deleted_at is not None:
+        return None
+    return ThreadsPrincipal(
+        token_id=token.id,
+        profile_id=token.profile_id,
+        org_id=org_id,
+        username=username,
+        scopes=frozenset(token.scopes),
+        app_id=token.app_id,
+        lifetime=token.lifetime,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+    )
 
 
 def lock_profile(s: Session, profile_id: int) -> ThreadsProfile | None:
@@ -60,6 +95,29 @@ def claim_children(s: Session, child_ids: list[int], carousel_id: int) -> int:
 def live_post(s: Session, post_id: int) -> ThreadsPost | None:
     post = s.get(ThreadsPost, post_id)
     return post if post is not None and post.deleted_at is None else None
+
+
+def own_posts(s: Session, profile_id: int, post_ids: Iterable[int]) -> dict[int, ThreadsPost]:
+    """The live posts of ``profile_id`` among ``post_ids`` (carousel items included), by id."""
+    wanted = list(post_ids)
+    if not wanted:
+        return {}
+    rows = s.execute(
+        select(ThreadsPost).where(
+            ThreadsPost.id.in_(wanted),
+            ThreadsPost.profile_id == profile_id,
+            ThreadsPost.deleted_at.is_(None),
+        )
+    ).scalars()
+    return {p.id: p for p in rows}
+
+
+def profiles(s: Session, profile_ids: Iterable[int]) -> dict[int, ThreadsProfile]:
+    wanted = set(profile_ids)
+    if not wanted:
+        return {}
+    rows = s.execute(select(ThreadsProfile).where(ThreadsProfile.id.in_(wanted))).scalars()
+    return {p.id: p for p in rows}
 
 
 def profile_posts(

@@ -15,6 +15,7 @@ from threadline.publishing.admin_routes import router as admin_router
 from threadline.publishing.auth import ThreadsPrincipal, presented_token, resolve_token
 from threadline.publishing.errors import app_limit, unsupported_method
 from threadline.publishing.openapi_docs import (
+    CHILDREN_DOC,
     CREATE_DOC,
     DELETE_DOC,
     EXCHANGE_DOC,
@@ -27,6 +28,7 @@ from threadline.publishing.openapi_docs import (
     PUBLISH_DOC,
     REFRESH_DOC,
 )
+from threadline.publishing.outbound_routes import router as outbound_router
 from threadline.publishing.params import Params, read_params, text_param
 from threadline.routing import mount
 
@@ -122,6 +124,11 @@ async def publishing_limit(request: Request, user: str) -> Response:
     return await _graph(request, lambda ctx, p, params: service.publishing_limit(ctx, p, user, params))
 
 
+@router.get("/v1.0/{node}/children", **CHILDREN_DOC)
+async def carousel_children(request: Request, node: str) -> Response:
+    return await _graph(request, lambda ctx, p, params: service.list_children(ctx, p, node, params))
+
+
 @router.get("/v1.0/{node}", **NODE_DOC)
 async def read_node(request: Request, node: str) -> Response:
     return await _graph(request, lambda ctx, p, params: service.read_node(ctx, p, node, params))
@@ -147,4 +154,4 @@ async def permalink(request: Request, username: str, code: str) -> Response:
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    mount(app, token_router, router, page_router, admin_router)
+    mount(app, token_router, router, page_router, admin_router, outbound_router)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from threadline.context import AppContext
 from threadline.kit.ids import new_graph_id, parse_graph_id
 from threadline.publishing import fields as F
+from threadline.publishing import outbound
 from threadline.publishing import repository as repo
 from threadline.publishing.auth import DELETE, MANAGE_REPLIES, PUBLISH, ThreadsPrincipal
 from threadline.publishing.errors import GraphError, bad_param, no_object, not_ready, user_limit
@@ -225,6 +226,7 @@ def _publish_locked(ctx: AppContext, s: Session, principal: ThreadsPrincipal, ci
     container.status = "PUBLISHED"
     repo.count_quota(s, profile.id, bucket, now)
     s.flush()  # the unique container_id turns a concurrent duplicate into an error, never a second post
+    outbound.after_publish(s, post, now=now)
     return media_id
 
 
@@ -291,13 +293,72 @@ def read_node(ctx: AppContext, principal: ThreadsPrincipal, node: str, params: P
 def _media_context(
     ctx: AppContext, s: Session, principal: ThreadsPrincipal, posts: list[ThreadsPost], fields: list[str]
 ) -> F.MediaContext:
-    replies = repo.reply_counts(s, [p.id for p in posts]) if "has_replies" in fields else set()
+    loaded = _expanded_posts(s, principal, posts, fields)
+    every = list(loaded.values())
+    replies = repo.reply_counts(s, [p.id for p in every]) if F.mentions(fields, "has_replies") else set()
+    owners = {p.profile_id for p in every}
+    expands_owner = any(
+        isinstance(fs, F.Fields) and fs.sub("owner") != ["id"] for fs in _selections(fields) if "owner" in fs
+    )
     return F.MediaContext(
         public_base_url=ctx.settings.public_base_url,
         viewer_profile_id=principal.profile_id,
-        usernames=repo.usernames(s, {p.profile_id for p in posts}),
+        usernames=repo.usernames(s, owners),
         with_replies=frozenset(replies),
+        posts=loaded,
+        profiles=repo.profiles(s, owners) if expands_owner else {},
     )
+
+
+def _selections(fields: list[str]) -> list[list[str]]:
+    out = [fields]
+    if isinstance(fields, F.Fields):
+        for sub in fields.nested.values():
+            out += _selections(sub)
+    return out
+
+
+def _expanded_posts(
+    s: Session, principal: ThreadsPrincipal, posts: list[ThreadsPost], fields: list[str]
+) -> dict[int, ThreadsPost]:
+    """``posts`` and every post their nested fields expand, loaded a level at a time (one query each).
+
+    Only the viewer's own live posts are loaded: another profile's post named by a field stays ``{"id"}``.
+    The parser bounds the depth, so this ends after at most ``MAX_FIELD_DEPTH`` levels.
+    """
+    loaded = {p.id: p for p in posts}
+    level: list[tuple[ThreadsPost, list[str]]] = [(p, fields) for p in posts]
+    media_refs = {name for name, node in F.NESTED_NODES[F.MEDIA_NODE].items() if node == F.MEDIA_NODE}
+    while level:
+        wanted: list[tuple[int, F.Fields]] = []
+        for post, fs in level:
+            if not isinstance(fs, F.Fields):
+                continue
+            for name, sub in fs.nested.items():
+                if name in media_refs and sub != ["id"]:
+                    wanted += [(i, sub) for i in F.referenced(post, name, fs.limits.get(name))]
+        missing = {i for i, _ in wanted if i not in loaded}
+        loaded.update(repo.own_posts(s, principal.profile_id, missing))
+        level = [(loaded[i], sub) for i, sub in wanted if i in loaded and sub.nested]
+    return loaded
+
+
+def list_children(ctx: AppContext, principal: ThreadsPrincipal, node: str, params: Params) -> dict[str, Any]:
+    """``GET /v1.0/{media}/children``: a carousel's items in album order (none for other media)."""
+    principal.require()
+    media_id = parse_graph_id(node)
+    if media_id is None:
+        raise no_object(node[:64])
+    fields = F.requested(params, F.MEDIA_FIELDS, F.MEDIA_NODE)
+    with ctx.db.read() as s:
+        post = repo.live_post(s, media_id)
+        if post is None or post.profile_id != principal.profile_id:
+            raise no_object(node[:64])
+        ids = F.referenced(post, "children")
+        found = repo.own_posts(s, principal.profile_id, set(ids))
+        kids = [found[i] for i in ids if i in found]
+        mc = _media_context(ctx, s, principal, kids, fields)
+        return {"data": [F.media_node(k, fields, mc) for k in kids]}
 
 
 def _time_param(params: Params, name: str) -> int | None:
@@ -430,4 +491,5 @@ def delete_post(ctx: AppContext, principal: ThreadsPrincipal, node: str) -> dict
         for child in repo.child_posts(s, post.id):
             child.deleted_at = now
         repo.count_quota(s, principal.profile_id, "delete", now)
+        outbound.after_delete(s, post, now=now)
     return {"success": True, "deleted_id": str(media_id)}

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from threadline.advertiser.repository import ad_tree_ids
 from threadline.insights import rollups
 from threadline.kit.clock import Clock
 from threadline.kit.errors import not_found
 from threadline.kit.ids import new_id
-from threadline.store.models import Ad, Click
+from threadline.store.models import Click
+
+# id, org_id, campaign_id, ad_group_id, ad_id, supply, country
+ClickRow = Row[str, str, str, str, str, str, str]
+MAX_CLICK_ID = 36  # the clicks.id column width: anything longer cannot exist
 
 
 def record_click(
@@ -28,7 +35,7 @@ def record_click(
 
     Budget reservation is the caller's business: ``charge_micros`` is what was already reserved.
     """
-    ad = session.execute(select(Ad.org_id, Ad.campaign_id, Ad.ad_group_id).where(Ad.id == ad_id)).first()
+    ad = ad_tree_ids(session, ad_id)
     if ad is None:
         raise not_found("ad", "ad_id")
     now = clock.now_s()
@@ -60,3 +67,22 @@ def record_click(
         spend_micros=charge_micros,
     )
     return click
+
+
+def find_clicks(session: Session, click_ids: Iterable[str]) -> dict[str, ClickRow]:
+    """The clicks with these ids (what conversions are attributed to), one query."""
+    ids = [c for c in click_ids if len(c) <= MAX_CLICK_ID]
+    if not ids:
+        return {}
+    rows: Sequence[ClickRow] = session.execute(
+        select(
+            Click.id,
+            Click.org_id,
+            Click.campaign_id,
+            Click.ad_group_id,
+            Click.ad_id,
+            Click.supply,
+            Click.country,
+        ).where(Click.id.in_(ids))
+    ).all()
+    return {r.id: r for r in rows}

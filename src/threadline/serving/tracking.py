@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from threadline.advertiser.repository import ad_creative, campaign_schedule
 from threadline.context import AppContext
 from threadline.insights.rollups import bump
 from threadline.kit.errors import ApiError
@@ -19,7 +20,6 @@ from threadline.serving.clicks import record_click
 from threadline.serving.index import ServingIndex
 from threadline.serving.tables import impressions, poll_votes
 from threadline.serving.tokens import TokenClaims, landing_url, read_token
-from threadline.store.models import Ad, Campaign
 
 CLICK_DEDUPE_SECONDS = 30
 
@@ -36,8 +36,7 @@ def _impression(s: Session, bid_id: str, *, lock: bool = False) -> Any:
 
 
 def _creative(s: Session, ad_id: str) -> dict[str, Any]:
-    creative = s.execute(select(Ad.creative).where(Ad.id == ad_id)).scalar_one_or_none()
-    return dict(creative or {})
+    return dict(ad_creative(s, ad_id) or {})
 
 
 def click(ctx: AppContext, index: ServingIndex, token: str) -> str:
@@ -95,11 +94,7 @@ def _charge_click(s: Session, index: ServingIndex, imp: Any, now: float) -> int:
     amount = int(imp["click_price_micros"])
     if amount <= 0:
         return 0
-    campaign = s.execute(
-        select(Campaign.start_time, Campaign.end_time, Campaign.recurring_frequency).where(
-            Campaign.id == imp["campaign_id"]
-        )
-    ).first()
+    campaign = campaign_schedule(s, imp["campaign_id"])
     if campaign is None:
         return 0
     res = budget.reserve(

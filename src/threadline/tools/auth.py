@@ -1,37 +1,30 @@
-"""All credential resolution of the tool surfaces (REST and MCP) in one place.
-
-When the shared authenticator lands this becomes its ``sk_live_`` entry.
-"""
+"""The tool surfaces' (REST and MCP) credential: the Authenticator's ``tool`` resolver with the tool 401."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from threadline.auth.keys import MAX_TOKEN_LENGTH, resolve_key
+from threadline.auth.authenticator import ToolPrincipal
 from threadline.context import AppContext
+from threadline.kit.errors import ApiError
+from threadline.surfaces import TOOLS
 from threadline.tools.envelope import not_authenticated
 
-
-@dataclass(frozen=True)
-class ToolPrincipal:
-    org_id: str
-    key_id: str
-    label: str
+__all__ = ["ToolPrincipal", "resolve_plain_key", "resolve_tool_key"]
 
 
 async def resolve_tool_key(ctx: AppContext, authorization: str | None) -> ToolPrincipal:
     """The org a ``Bearer sk_live_...`` header speaks for, or the tool surface's 401."""
-    if authorization is None:
+    assert TOOLS.credential is not None
+    try:
+        principal = await ctx.authenticator.authenticate(TOOLS.credential, authorization)
+    except ApiError:
+        raise not_authenticated() from None
+    if not isinstance(principal, ToolPrincipal):
         raise not_authenticated()
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
-        raise not_authenticated()
-    return await resolve_plain_key(ctx, token)
+    return principal
 
 
 async def resolve_plain_key(ctx: AppContext, token: str) -> ToolPrincipal:
-    principal = await resolve_key(ctx.db, ctx.keys, ctx.clock, token, "tool")
-    if principal is None or principal.org_id is None:
+    principal = await ctx.authenticator.principal("tool", token)
+    if not isinstance(principal, ToolPrincipal):
         raise not_authenticated()
-    return ToolPrincipal(principal.org_id, principal.key_id, principal.label)
+    return principal

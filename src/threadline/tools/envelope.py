@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse, Response
 
 from threadline.kit.errors import ApiError
 
-TOOLS_PREFIX = "/api/v1/tools"
 NOT_AUTHENTICATED = (
     "Not authenticated. Please connect your Threadline account first: create a tool key (sk_live_...)."
 )
@@ -62,7 +61,10 @@ def error_body(tool: str, err: ApiError) -> dict[str, Any]:
 
 def tool_name_of(path: str) -> str:
     """``/api/v1/tools/<name>/execute`` -> ``<name>`` (empty for other paths of the surface)."""
-    rest = path[len(TOOLS_PREFIX) + 1 :] if path.startswith(TOOLS_PREFIX + "/") else ""
+    # surfaces.py imports this module's renderer, so the prefix is read when an error renders.
+    from threadline.surfaces import TOOLS_PATH
+
+    rest = path[len(TOOLS_PATH) + 1 :] if path.startswith(TOOLS_PATH + "/") else ""
     return rest.split("/", 1)[0][:100]
 
 

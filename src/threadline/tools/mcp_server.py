@@ -24,6 +24,7 @@ from threadline import __version__
 from threadline.context import AppContext
 from threadline.kit.asgi import header, send_json
 from threadline.kit.errors import ApiError
+from threadline.surfaces import MCP_PATH
 from threadline.tools import service
 from threadline.tools.auth import ToolPrincipal, resolve_tool_key
 from threadline.tools.catalog import registry
@@ -31,7 +32,6 @@ from threadline.tools.envelope import error_body
 from threadline.tools.registry import Tool
 
 log = logging.getLogger("threadline.tools.mcp")
-MCP_PATH = "/mcp"
 PRINCIPAL_STATE = "tool_principal"
 INSTRUCTIONS = (
     "Threadline: manage this organization's advertising (Thrad campaigns, TikTok assets) with tools. "

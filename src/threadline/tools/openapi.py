@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from threadline.surfaces import TOOLS_PATH as TOOLS_PREFIX
 from threadline.tools.catalog import registry
-from threadline.tools.envelope import TOOLS_PREFIX
 from threadline.tools.registry import Tool
 
 _PREFIX = "Tool_"

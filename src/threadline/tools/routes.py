@@ -14,10 +14,11 @@ from threadline import routing
 from threadline.context import AppContext
 from threadline.kit.errors import ApiError
 from threadline.kit.idempotency import Claim
+from threadline.surfaces import TOOLS_PATH as TOOLS_PREFIX
 from threadline.tools import admin_routes, mcp_server, openapi, service
 from threadline.tools.auth import resolve_tool_key
 from threadline.tools.catalog import registry
-from threadline.tools.envelope import TOOLS_PREFIX, ToolError, error_body
+from threadline.tools.envelope import ToolError, error_body
 from threadline.tools.schemas import ToolInfo, ToolList
 
 router = APIRouter(tags=["tools"])

@@ -1,17 +1,17 @@
-"""Billing's durable jobs: the periodic reconciler of deposits whose request never finished."""
+"""The advertiser slice's durable jobs: the periodic reconciler of deposits whose launch never finished."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 
-from threadline.billing.charges import reconcile_pending_charges
+from threadline.advertiser.deposits import reconcile_pending_charges
 from threadline.context import AppContext
 from threadline.kit.jobs import Job, JobRegistry
 
 log = logging.getLogger("threadline.billing")
 
-RECONCILE = "billing.reconcile"
+RECONCILE = "billing.reconcile"  # the kind is stored in job rows: keep the name
 
 
 def register_jobs(registry: JobRegistry, ctx: AppContext) -> None:
