@@ -52,6 +52,10 @@ OWNER = {
     "ThreadsContainer": "publishing",
     "ThreadsPost": "publishing",
     "ThreadsQuotaEvent": "publishing",
+    "Person": "dashboard",
+    "DashboardSession": "dashboard",
+    "Invitation": "dashboard",
+    "ScheduledPost": "dashboard",
 }
 
 # (module path under threadline/, model): why it is still queried there.
