@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,7 @@ from sqlalchemy import insert, update
 from tests.factories import CARD_AD
 
 from bench.advertiser_bench import N_CAMPAIGNS, campaign_rows
-from bench.common import fresh_store
-from bench.insights_bench import END, build
+from bench.insights_bench import END, build, run_on_data_set
 from threadline.dashboard import people, sessions
 from threadline.operator import orgs
 from threadline.store.models import Ad, Campaign
@@ -34,18 +32,7 @@ TARGET_P99_MS = 100.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--ads", type=int, default=1000)
-    parser.add_argument("--hours", type=int, default=720)
-    parser.add_argument("--runs", type=int, default=100)
-    args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="dashboard-bench-") as tmp,
-        fresh_store(args.store, args.pg_url) as url,
-    ):
-        _run(url, Path(tmp), args)
+    run_on_data_set(__doc__ or "", "dashboard-bench-", 100, _run)
 
 
 def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:

@@ -48,19 +48,23 @@ ORG_ROLLUP = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    run_on_data_set(__doc__ or "", "insights-bench-", 50, _run)
+
+
+def run_on_data_set(
+    doc: str, prefix: str, runs: int, run: Callable[[str, Path, argparse.Namespace], None]
+) -> None:
+    """The command line of the benchmarks on this data set (store, size, runs), then ``run`` on a fresh store."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--ads", type=int, default=1000)
     parser.add_argument("--hours", type=int, default=720)
-    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=runs)
     args = parser.parse_args()
 
-    with (
-        tempfile.TemporaryDirectory(prefix="insights-bench-") as tmp,
-        fresh_store(args.store, args.pg_url) as url,
-    ):
-        _run(url, Path(tmp), args)
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, fresh_store(args.store, args.pg_url) as url:
+        run(url, Path(tmp), args)
 
 
 @dataclass
