@@ -27,16 +27,13 @@ from threadline.store.models import Campaign
 N_CAMPAIGNS = 10_000
 
 
-def seed(url: str, data_dir: Path) -> tuple[str, str]:
-    settings = Settings(data_dir=data_dir, database_url=url)
-    ctx = build_context(settings)
-    new = seed_org(ctx, "Bench Org", "https://bench.example.com")
-    now = ctx.clock.now_s()
-    rows = [
+def campaign_rows(org_id: str, ad_account_id: str, now: int, n: int) -> list[dict[str, object]]:
+    """``n`` approved, paused campaigns without ad groups (bulk-inserted; the dashboard bench reuses it)."""
+    return [
         {
             "id": new_id(),
-            "org_id": new.org.id,
-            "ad_account_id": new.ad_account.id,
+            "org_id": org_id,
+            "ad_account_id": ad_account_id,
             "name": f"Campaign {i}",
             "description": None,
             "status": "paused",
@@ -52,8 +49,16 @@ def seed(url: str, data_dir: Path) -> tuple[str, str]:
             "created_at": now,
             "updated_at": now,
         }
-        for i in range(N_CAMPAIGNS)
+        for i in range(n)
     ]
+
+
+def seed(url: str, data_dir: Path) -> tuple[str, str]:
+    settings = Settings(data_dir=data_dir, database_url=url)
+    ctx = build_context(settings)
+    new = seed_org(ctx, "Bench Org", "https://bench.example.com")
+    now = ctx.clock.now_s()
+    rows = campaign_rows(new.org.id, new.ad_account.id, now, N_CAMPAIGNS)
     with ctx.db.write() as s:
         s.execute(insert(Campaign), rows)
     ctx.db.dispose()

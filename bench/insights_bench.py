@@ -19,9 +19,12 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -45,23 +48,41 @@ ORG_ROLLUP = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    run_on_data_set(__doc__ or "", "insights-bench-", 50, _run)
+
+
+def run_on_data_set(
+    doc: str, prefix: str, runs: int, run: Callable[[str, Path, argparse.Namespace], None]
+) -> None:
+    """The command line of the benchmarks on this data set (store, size, runs), then ``run`` on a fresh store."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--ads", type=int, default=1000)
     parser.add_argument("--hours", type=int, default=720)
-    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=runs)
     args = parser.parse_args()
 
-    with (
-        tempfile.TemporaryDirectory(prefix="insights-bench-") as tmp,
-        fresh_store(args.store, args.pg_url) as url,
-    ):
-        _run(url, Path(tmp), args)
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, fresh_store(args.store, args.pg_url) as url:
+        run(url, Path(tmp), args)
 
 
-def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
-    clock = MovableClock(start=END - args.hours * HOUR - 86400, frozen=True)
+@dataclass
+class DataSet:
+    app: FastAPI
+    clock: MovableClock
+    org: orgs.NewOrg
+    ads: list[tuple[str, str, str]]
+    impressions: int
+    load_s: float
+
+
+def build(
+    url: str, tmp: Path, n_ads: int, hours: int, extra: Callable[[Any, orgs.NewOrg], None] | None = None
+) -> DataSet:
+    """The app on a store holding one org with ``n_ads`` ads x ``hours`` hours of rollups (the dashboard
+    bench builds the same data set; ``extra`` adds rows of its own before the statistics are taken)."""
+    clock = MovableClock(start=END - hours * HOUR - 86400, frozen=True)
     settings = Settings(
         data_dir=tmp / "data",
         database_url=url,
@@ -73,11 +94,27 @@ def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
     ctx = app.state.ctx
     with ctx.db.write() as s:
         new = orgs.create_org(s, clock, name="Bench Inc.")
-    ads = _entities(ctx, new.org.id, new.ad_account.id, args.ads, clock.now_s())
+    ads = _entities(ctx, new.org.id, new.ad_account.id, n_ads, clock.now_s())
+    if extra is not None:
+        extra(ctx, new)
     started = time.perf_counter()
-    impressions = _load(ctx.db.engine, new.org.id, ads, args.hours)
+    impressions = _load(ctx.db.engine, new.org.id, ads, hours)
     load_s = time.perf_counter() - started
     _analyze(ctx.db.engine)
+    return DataSet(app, clock, new, ads, impressions, load_s)
+
+
+def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
+    data = build(url, tmp, args.ads, args.hours)
+    app, clock, new, ads, impressions, load_s = (
+        data.app,
+        data.clock,
+        data.org,
+        data.ads,
+        data.impressions,
+        data.load_s,
+    )
+    ctx = app.state.ctx
     store = "postgres" if ctx.db.engine.dialect.name == "postgresql" else "sqlite"
     print(
         f"insights_bench store={store} rollup_rows={len(ads) * args.hours} impressions={impressions}"

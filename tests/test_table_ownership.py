@@ -55,6 +55,14 @@ OWNER = {
     "ThreadsFollow": "publishing",
     "ThreadsPollVote": "publishing",
     "ThreadsPageView": "publishing",
+    "ThreadsWebhookSubscription": "publishing",
+    "ThreadsWebhookDelivery": "publishing",
+    "ThreadsUpstreamLink": "publishing",
+    "ThreadsMirror": "publishing",
+    "Person": "dashboard",
+    "DashboardSession": "dashboard",
+    "Invitation": "dashboard",
+    "ScheduledPost": "dashboard",
 }
 
 # (module path under threadline/, model): why it is still queried there.

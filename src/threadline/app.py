@@ -113,9 +113,20 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _mount_slices(app: FastAPI, ctx: AppContext) -> None:
-    from threadline import advertiser, events, insights, media, operator, publishing, serving, tools
+    from threadline import (
+        advertiser,
+        dashboard,
+        events,
+        insights,
+        media,
+        operator,
+        publishing,
+        serving,
+        tools,
+    )
 
-    for slice_ in (events, advertiser, serving, media, insights, operator, publishing, tools):
+    # dashboard before publishing: its /v1.0/oauth/authorize must match before /v1.0/{node}.
+    for slice_ in (events, advertiser, serving, media, insights, operator, dashboard, publishing, tools):
         importlib.import_module(f"{slice_.__name__}.routes").install(app, ctx)
 
 

@@ -18,6 +18,7 @@ PRUNE = "jobs.prune"
 
 def register_job_handlers(ctx: AppContext) -> None:
     from threadline.advertiser import jobs as advertiser_jobs
+    from threadline.dashboard import threads as dashboard_threads
     from threadline.publishing import jobs as publishing_jobs
     from threadline.publishing import mirror, webhooks
 
@@ -26,6 +27,7 @@ def register_job_handlers(ctx: AppContext) -> None:
     publishing_jobs.register_jobs(ctx.jobs, ctx)
     webhooks.register_jobs(ctx.jobs, ctx)
     mirror.register_jobs(ctx.jobs, ctx)
+    dashboard_threads.register_jobs(ctx.jobs, ctx)
     for name in ctx.settings.job_plugins:
         importlib.import_module(name).register_jobs(ctx.jobs, ctx)
 

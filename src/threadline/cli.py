@@ -748,11 +748,13 @@ def jobs_list(
     )
 
 
+from threadline.dashboard import cli as dashboard_cli  # noqa: E402  (its commands need the helpers above)
 from threadline.tools import cli as tools_cli  # noqa: E402  (its commands need the helpers above)
 
 tools_cli.register(
     app, operator_context=operator_context, emit=emit, emit_rows=emit_rows, user_errors=user_errors
 )
+dashboard_cli.register(app, operator_context=operator_context, user_errors=user_errors)
 
 
 def main() -> None:

@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     jobs_claim_batch: int = Field(default=1, ge=1, le=1000)
     # Finished (done) jobs are deleted after this long by the hourly jobs.prune job; dead ones are kept.
     jobs_keep_done_seconds: int = Field(default=7 * 86400, ge=0)
+    # Dashboard (spec 90): a session ends after this long without a request, or this long after sign-in.
+    dashboard_session_idle_seconds: int = Field(default=2 * 3600, ge=60)
+    dashboard_session_max_seconds: int = Field(default=7 * 86400, ge=60)
+    dashboard_signin_per_hour_per_email: int = Field(default=10, ge=1)
+    dashboard_signin_per_hour_per_ip: int = Field(default=100, ge=1)
+    dashboard_invitation_seconds: int = Field(default=7 * 86400, ge=60)
+    # Forms carry the creative upload (5 MB image) plus the other fields.
+    dashboard_max_body_bytes: int = 6 * 1024 * 1024
     # Comma-separated modules with `register_jobs(registry, ctx)`: extra job kinds (operators' own).
     job_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_requests: bool = True

@@ -192,8 +192,15 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
         media_storage=make_storage(settings),
     )
     ctx.components.add("admin-token", AdminTokenBootstrap(ctx))
+    from threadline.dashboard.sessions import lookup_session
+
     ctx.authenticator = build_authenticator(
-        db, keys, clock, lambda token: check_admin_token(ctx, token), publishing_repository.token_principal
+        db,
+        keys,
+        clock,
+        lambda token: check_admin_token(ctx, token),
+        publishing_repository.token_principal,
+        lambda token: lookup_session(ctx, token),
     )
     ctx.event_writer = BatchWriter(
         db,

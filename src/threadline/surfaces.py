@@ -8,6 +8,7 @@ under no prefix belong to ``PUBLIC``.
 
 from __future__ import annotations
 
+from threadline.dashboard.errors import render_dashboard_error
 from threadline.kit.errors import render_openai
 from threadline.kit.surface import Cors, Credential, RatePolicy, Surface, SurfaceTable
 from threadline.publishing.errors import render_graph
@@ -125,6 +126,16 @@ THREADS = Surface(
     redirect_slashes=False,
 )
 
+# The web dashboard (spec 90) and the Threads OAuth consent screen: HTML pages behind a session cookie
+# (dashboard/sessions.py). /v1.0/oauth/authorize lives under THREADS' prefix and reads the same cookie.
+DASHBOARD = Surface(
+    "dashboard",
+    ("/app", "/oauth/authorize"),  # "/app" covers /app and /app/... (surfaces match by first segment)
+    render_dashboard_error,
+    credential=Credential("dashboard", header="x-threadline-session", bearer=False, cookie="tl_session"),
+    body_limit="dashboard_max_body_bytes",
+)
+
 # Everything else: /media/, /healthz, /metrics, /docs, /openapi.json.
 PUBLIC = Surface("public", ("/",), render_openai, redirect_slashes=True)
 
@@ -137,6 +148,7 @@ SURFACES: tuple[Surface, ...] = (
     OPERATOR,
     THREADS,
     TOOLS,
+    DASHBOARD,
 )
 
 

@@ -76,8 +76,27 @@ class ThreadsTokenPrincipal:
 # The owner's query: the principal of the token with this SHA-256 (expired or not), or None.
 ThreadsTokenLookup = Callable[[Session, str], ThreadsTokenPrincipal | None]
 
+
+@dataclass(frozen=True)
+class DashboardPrincipal:
+    """A person signed in to the dashboard (a live server-side session)."""
+
+    person_id: str
+    email: str
+    role: str  # owner | member | operator
+    org_id: str | None  # None for operators
+    session_hash: str
+    csrf_token: str
+    kind: str = "dashboard"
+    scopes: frozenset[str] = frozenset()
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+
 # Every principal a surface can hand its routes. Add new principal types to this union.
-Principal = KeyPrincipal | ToolPrincipal | ThreadsTokenPrincipal | OperatorPrincipal
+Principal = KeyPrincipal | ToolPrincipal | ThreadsTokenPrincipal | OperatorPrincipal | DashboardPrincipal
 
 
 class Resolver(Protocol):
@@ -206,6 +225,27 @@ class OperatorTokenResolver:
         return OperatorPrincipal() if ok else None
 
 
+SESSION_PREFIX = "tls_"
+
+
+class SessionResolver:
+    """Dashboard session cookies. The lookup (dashboard/sessions.py) checks idle and absolute expiry."""
+
+    kind = "dashboard"
+
+    def __init__(self, lookup: Callable[[str], DashboardPrincipal | None]) -> None:
+        self._lookup = lookup
+
+    def claims(self, token: str) -> bool:
+        return token.startswith(SESSION_PREFIX) and len(token) <= MAX_TOKEN_LENGTH
+
+    def lookup(self, token: str) -> Principal | None:
+        return self._lookup(token) if self.claims(token) else None
+
+    async def resolve(self, token: str) -> Principal | None:
+        return await anyio.to_thread.run_sync(self._lookup, token)
+
+
 def auth_required() -> ApiError:
     return ApiError(401, "auth_required", "Authentication credentials were not provided.")
 
@@ -264,6 +304,7 @@ def build_authenticator(
     clock: Clock,
     check_operator: Callable[[str], bool],
     threads_tokens: ThreadsTokenLookup,
+    lookup_session: Callable[[str], DashboardPrincipal | None] | None = None,
 ) -> Authenticator:
     """Every resolver. Queries of tables another slice owns come in as that slice's named function."""
     return Authenticator(
@@ -274,5 +315,6 @@ def build_authenticator(
             ToolKeyResolver(db, cache, clock),
             ThreadsTokenResolver(db, cache, clock, threads_tokens),
             OperatorTokenResolver(check_operator),
+            *([SessionResolver(lookup_session)] if lookup_session is not None else []),
         ]
     )

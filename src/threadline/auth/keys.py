@@ -70,13 +70,13 @@ def expire_live_keys(session: Session, *, kind: str, org_id: str, at: int) -> No
     )
 
 
-def live_keys(session: Session, *, kind: str, org_id: str) -> list[ApiKey]:
-    """The org's unrevoked keys of this kind."""
-    return list(
-        session.execute(
-            select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.kind == kind, ApiKey.revoked_at.is_(None))
-        ).scalars()
-    )
+def live_keys(session: Session, *, kind: str, org_id: str, now: int | None = None) -> list[ApiKey]:
+    """The org's unrevoked keys of this kind, oldest first; with ``now``, only those still answering (a
+    rotated key past its grace window is left out)."""
+    stmt = select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.kind == kind, ApiKey.revoked_at.is_(None))
+    if now is not None:
+        stmt = stmt.where((ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now))
+    return list(session.execute(stmt.order_by(ApiKey.created_at)).scalars())
 
 
 def revoke_keys(session: Session, *, kind: str, org_id: str, at: int, key_id: str | None = None) -> int:

@@ -78,3 +78,14 @@ def delete(session: Session, clock: Clock, org_id: str, payment_method_id: str) 
         raise not_found("payment method", "id")
     pm.deleted_at = clock.now_s()
     pm.is_default = False
+
+
+def cards_of(session: Session, org_id: str) -> list[PaymentMethod]:
+    """The org's cards on file (not deleted), oldest first."""
+    return list(
+        session.execute(
+            select(PaymentMethod)
+            .where(PaymentMethod.org_id == org_id, PaymentMethod.deleted_at.is_(None))
+            .order_by(PaymentMethod.seq)
+        ).scalars()
+    )

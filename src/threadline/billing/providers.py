@@ -133,6 +133,8 @@ _SANDBOX_CARDS: Mapping[str, _SandboxCard] = {
     "tok_chargeDeclined": _SandboxCard("visa", "0002", "card_declined"),
     "tok_chargeDeclinedInsufficientFunds": _SandboxCard("visa", "9995", "insufficient_funds"),
 }
+# The test tokens the sandbox accepts (the dashboard offers them as a picker in sandbox mode).
+SANDBOX_TOKENS: tuple[str, ...] = tuple(_SANDBOX_CARDS)
 
 
 class SandboxProvider:

@@ -9,6 +9,7 @@ from pathlib import Path
 from threadline.config import Settings
 from threadline.demo.content import ORG_NAME, PUBLISHER_NAME
 from threadline.demo.seeding import DemoInfo
+from threadline.surfaces import DASHBOARD
 
 
 def banner(
@@ -57,6 +58,8 @@ def banner(
             f"  threads post   {info.threads_post_id}  (a poll with replies from @ada; vote on its page)",
             f"  admin token    {admin_note}",
             f"  keys file      {info.keys_file}",
+            f"  dashboard      {base}{DASHBOARD.prefixes[0]}/  sign in as {info.dashboard_email} / {info.dashboard_password}",
+            f"  operator       {base}{DASHBOARD.prefixes[0]}/ops/  sign in as {info.operator_email} / {info.operator_password}",
             "",
             "Try:",
             f"  curl -s {base}/v1/campaigns -H 'Authorization: Bearer {info.advertiser_key}'",

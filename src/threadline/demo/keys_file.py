@@ -31,3 +31,25 @@ def write_keys(path: Path, org_id: str, publisher_id: str, plain: dict[str, str]
         json.dump({"org_id": org_id, "publisher_id": publisher_id, **plain}, fh, indent=2)
         fh.write("\n")
     os.replace(tmp, path)
+
+
+def read_extra(path: Path) -> dict[str, str]:
+    """Every string value of the file (the dashboard sign-ins live beside the keys)."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, dict) else {}
+
+
+def merge_keys(path: Path, values: dict[str, str]) -> None:
+    """Add or replace some values of the file, keeping the rest (mode 0600, atomic)."""
+    current: dict[str, str] = read_extra(path)
+    current.update(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(current, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)

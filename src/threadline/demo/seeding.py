@@ -39,6 +39,10 @@ class DemoInfo:
     threads_username: str = ""
     threads_token: str = ""
     threads_post_id: str = ""  # a poll post of @acme with replies from @ada (they follow each other)
+    dashboard_email: str = ""
+    dashboard_password: str = ""
+    operator_email: str = ""
+    operator_password: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return dataclasses.asdict(self)
@@ -72,7 +76,14 @@ def seed(ctx: AppContext) -> DemoInfo:
     from threadline.publishing.demo import seed_threads
 
     threads = seed_threads(ctx, state.org_id)
+    from threadline.demo.signins import seed_people
+
+    signins = seed_people(ctx, state.org_id)  # after write_keys: it adds to the same file
     return DemoInfo(
+        dashboard_email=signins.dashboard_email,
+        dashboard_password=signins.dashboard_password,
+        operator_email=signins.operator_email,
+        operator_password=signins.operator_password,
         threads_profile_id=threads.profile_id,
         threads_username=threads.username,
         threads_token=threads.access_token,

@@ -18,3 +18,12 @@ def get_owned_upload(session: Session, org_id: str, file_id: str) -> Upload | No
 
 def public_media_url(settings: Settings, file_id: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/media/{file_id}"
+
+
+def list_uploads(session: Session, org_id: str, limit: int = 100) -> list[Upload]:
+    """The org's upload library, newest first (the dashboard's creatives page)."""
+    return list(
+        session.execute(
+            select(Upload).where(Upload.org_id == org_id).order_by(Upload.created_at.desc()).limit(limit)
+        ).scalars()
+    )

@@ -192,6 +192,12 @@ def create_app(ctx: AppContext, body: AppCreate) -> NewAppOut:
     return NewAppOut(**_app_out(app).model_dump(), client_secret=secret)
 
 
+def get_app(ctx: AppContext, client_id: str) -> AppOut:
+    """A registered app by client_id (the consent screen checks redirect_uri against it)."""
+    with ctx.db.read() as s:
+        return _app_out(app_row(s, client_id))
+
+
 def list_apps(ctx: AppContext) -> AppList:
     with ctx.db.read() as s:
         rows = s.execute(select(ThreadsApp).order_by(ThreadsApp.id.desc())).scalars()

@@ -708,3 +708,58 @@ class JobRecord(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
     finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+# -------------------------------------------------------------------------------------------- dashboard
+# Owned by threadline.dashboard: people who sign in to /app/, their server-side sessions, invitations.
+
+
+class Person(Base):
+    __tablename__ = "people"
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(200))
+    # owner | member (of org_id) | operator (platform staff, org_id NULL)
+    role: Mapped[str] = mapped_column(String(16))
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("orgs.id"), nullable=True, index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    password_changed_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class DashboardSession(Base):
+    __tablename__ = "dashboard_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)  # the absolute lifetime's end
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("orgs.id"), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    accepted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ScheduledPost(Base):
+    """A Threads post composed in the dashboard, published by the dashboard.publish_post job at run_at."""
+
+    __tablename__ = "dashboard_scheduled_posts"
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    run_at: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # scheduled | published | failed
+    container_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    post_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
