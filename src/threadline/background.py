@@ -19,10 +19,12 @@ PRUNE = "jobs.prune"
 def register_job_handlers(ctx: AppContext) -> None:
     from threadline.billing import jobs as billing_jobs
     from threadline.publishing import jobs as publishing_jobs
+    from threadline.tools import threads_posts
 
     _register_prune(ctx)
     billing_jobs.register_jobs(ctx.jobs, ctx)
     publishing_jobs.register_jobs(ctx.jobs, ctx)
+    threads_posts.register_jobs(ctx.jobs, ctx)
     for name in ctx.settings.job_plugins:
         importlib.import_module(name).register_jobs(ctx.jobs, ctx)
 

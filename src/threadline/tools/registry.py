@@ -16,6 +16,8 @@ from threadline.kit.errors import validation_to_api_error
 from threadline.tools.envelope import ToolError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from threadline.context import AppContext
     from threadline.tools.accounts import Account
     from threadline.tools.quota import Quota
@@ -41,6 +43,9 @@ class ToolResult:
     structured: dict[str, Any]  # every id and number the text mentions
     # A handler that read the quota anyway (get_usage_status) hands it on: no second read.
     quota: Quota | None = None
+    # Writes that must commit with the call's record (a scheduled post and its job): run in the
+    # transaction that settles the call, so neither exists without the other.
+    commit: Callable[[Session], None] | None = None
 
 
 @dataclass(frozen=True)

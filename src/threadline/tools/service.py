@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
+from sqlalchemy.orm import Session
 
 from threadline.context import AppContext
 from threadline.kit.errors import ApiError
@@ -105,8 +106,8 @@ async def execute(
         if isinstance(exc, ApiError):
             raise _as_tool_error(exc) from None
         raise
-    if call_id is not None:
-        await anyio.to_thread.run_sync(_succeed, ctx, call_id, tool.billable)
+    if call_id is not None or result.commit is not None:
+        await anyio.to_thread.run_sync(_succeed, ctx, call_id, tool.billable, result.commit)
     if reserved is None:
         reserved = result.quota
     if reserved is None:
@@ -151,11 +152,16 @@ def _begin(
     return call_id, reserved
 
 
-def _succeed(ctx: AppContext, call_id: str, billable: bool) -> None:
+def _succeed(
+    ctx: AppContext, call_id: str | None, billable: bool, commit: Callable[[Session], None] | None
+) -> None:
     with ctx.db.write() as s:
-        repo.finish_call(
-            s, call_id, status=200, outcome="ok", error=None, quota_used=billable, at=ctx.clock.now_s()
-        )
+        if commit is not None:
+            commit(s)
+        if call_id is not None:
+            repo.finish_call(
+                s, call_id, status=200, outcome="ok", error=None, quota_used=billable, at=ctx.clock.now_s()
+            )
 
 
 def _fail(ctx: AppContext, org_id: str, call_id: str, tool: Tool, err: ToolError | None) -> None:
