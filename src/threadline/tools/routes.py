@@ -80,7 +80,9 @@ def parse_body(body: bytes) -> dict[str, Any]:
 
 
 @router.post(f"{TOOLS_PREFIX}/{{tool_name}}/execute", include_in_schema=False)
-async def execute(tool_name: str, request: Request) -> Response:
+async def execute(request: Request) -> Response:
+    # The path parameter read by hand: FastAPI's parameter machinery was a third of this route's CPU.
+    tool_name: str = request.path_params["tool_name"]
     ctx: AppContext = request.app.state.ctx
     principal = await resolve_tool_key(ctx, request.headers.get("authorization"))
     service.find_tool(tool_name)

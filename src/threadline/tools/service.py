@@ -111,13 +111,8 @@ async def execute(
     if reserved is None:
         reserved = result.quota
     if reserved is None:
-        reserved = await anyio.to_thread.run_sync(_current, ctx, principal.org_id)
+        reserved = await quota.status(ctx, principal.org_id)
     return Success(tool.name, result.text, result.structured, reserved.block())
-
-
-def _current(ctx: AppContext, org_id: str) -> quota.Quota:
-    with ctx.db.read() as s:
-        return quota.current(s, ctx.settings, org_id, ctx.clock.now())
 
 
 def _begin(
@@ -148,7 +143,10 @@ def _begin(
             )
         )
     if refused is not None:
+        quota.remember(ctx.tool_quotas, ctx.clock.monotonic(), principal.org_id, refused)
         raise quota.exhausted(ctx.settings, refused)
+    if reserved is not None:
+        quota.remember(ctx.tool_quotas, ctx.clock.monotonic(), principal.org_id, reserved)
     return call_id, reserved
 
 
@@ -179,6 +177,7 @@ def _fail(ctx: AppContext, org_id: str, call_id: str, tool: Tool, err: ToolError
             quota_used=False,
             at=int(now),
         )
+    quota.forget(ctx.tool_quotas, org_id)  # the count may have gone down: the next read asks the database
 
 
 # Statuses a platform service may raise that are, for a tool, the tool's own error (400): an unknown
