@@ -279,13 +279,18 @@ def _performance(call: Call, args: PerformanceArgs) -> dict[str, Any]:
         "fields": list(METRICS),
     }
     scope, scope_id = ("campaign", args.campaign_id) if args.campaign_id else ("ad_account", None)
-    totals = insights.insights(
-        ctx, call.org_id, scope, scope_id, _Params({**base, "time_granularity": ["none"]})
-    )
+    # One aggregate gives the daily series and its total. Insights windows span at most 366 days, so
+    # 400 daily rows are always one page and the total is always there.
     daily = insights.insights(
-        ctx, call.org_id, scope, scope_id, _Params({**base, "time_granularity": ["daily"], "limit": ["400"]})
+        ctx,
+        call.org_id,
+        scope,
+        scope_id,
+        _Params({**base, "time_granularity": ["daily"], "limit": ["400"]}),
+        with_total=True,
     )
-    total = totals["data"][0] if totals["data"] else {}
+    total = daily["total"]
+    assert total is not None, "a daily page of 400 rows holds any insights window"
     metrics = {m: total.get(m, 0) for m in METRICS}
     days = [{"date": r.get("readable_time"), **{m: r.get(m) for m in METRICS}} for r in daily["data"]]
     out: dict[str, Any] = {"since": since, "until": until, "metrics": metrics, "daily": days}
