@@ -132,7 +132,7 @@ async def status(ctx: AppContext, org_id: str) -> Quota:
     """The org's quota now: from the short in-memory copy (no thread hop, no query) or one read."""
     now = ctx.clock.now()
     hit = ctx.tool_quotas.get(org_id)
-    if hit is not None and hit[0] > ctx.clock.monotonic() and hit[1].period_end == period_of(now)[1]:
+    if hit is not None and _fresh(hit, now) and hit[1].period_end == period_of(now)[1]:
         found: Quota = hit[1]
         return found
 
@@ -141,16 +141,21 @@ async def status(ctx: AppContext, org_id: str) -> Quota:
             return current(s, ctx.settings, org_id, now)
 
     q = await anyio.to_thread.run_sync(read)
-    remember(ctx.tool_quotas, ctx.clock.monotonic(), org_id, q)
+    remember(ctx.tool_quotas, now, org_id, q)
     return q
 
 
-def remember(cache: dict[str, Any], monotonic: float, org_id: str, q: Quota) -> None:
+def _fresh(hit: tuple[float, Quota], now: float) -> bool:
+    # Read at ``hit[0]``; a clock set backwards ends the copy too.
+    return 0 <= now - hit[0] < CACHE_SECONDS
+
+
+def remember(cache: dict[str, Any], now: float, org_id: str, q: Quota) -> None:
     """Keep ``q`` unless the copy already shows more use in the same period (reservations only add)."""
     hit = cache.get(org_id)
-    if hit is not None and hit[1].period_end == q.period_end and hit[1].used > q.used and hit[0] > monotonic:
+    if hit is not None and _fresh(hit, now) and hit[1].period_end == q.period_end and hit[1].used > q.used:
         return
-    cache[org_id] = (monotonic + CACHE_SECONDS, q)
+    cache[org_id] = (now, q)
 
 
 def forget(cache: dict[str, Any], org_id: str) -> None:

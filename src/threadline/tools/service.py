@@ -143,10 +143,10 @@ def _begin(
             )
         )
     if refused is not None:
-        quota.remember(ctx.tool_quotas, ctx.clock.monotonic(), principal.org_id, refused)
+        quota.remember(ctx.tool_quotas, now, principal.org_id, refused)
         raise quota.exhausted(ctx.settings, refused)
     if reserved is not None:
-        quota.remember(ctx.tool_quotas, ctx.clock.monotonic(), principal.org_id, reserved)
+        quota.remember(ctx.tool_quotas, now, principal.org_id, reserved)
     return call_id, reserved
 
 
