@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from threadline.kit.errors import validation_to_api_error
 from threadline.tools.envelope import ToolError
@@ -35,6 +36,17 @@ class Args(BaseModel):
 
 class NoArgs(Args):
     pass
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL with a host")
+    return value
+
+
+# A URL Threadline fetches itself (through the SSRF-safe fetcher, which also refuses private hosts).
+HttpUrl = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_http_url)]
 
 
 @dataclass(frozen=True)

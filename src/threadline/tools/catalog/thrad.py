@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import anyio.to_thread
 from pydantic import AfterValidator, Field, model_validator
@@ -19,7 +18,7 @@ from threadline.kit.errors import ApiError
 from threadline.kit.pagination import PageParams
 from threadline.media import service as media
 from threadline.tools.envelope import ToolError
-from threadline.tools.registry import Args, Call, Tool, ToolResult
+from threadline.tools.registry import Args, Call, HttpUrl, Tool, ToolResult
 
 Selector = Annotated[
     str | None, Field(None, min_length=1, max_length=64, description="Thrad ad account id (optional).")
@@ -54,16 +53,6 @@ async def _run(fn: Any, *args: Any) -> Any:
 
 
 # --- upload -------------------------------------------------------------------------------------
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL with a host")
-    return value
-
-
-HttpUrl = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_http_url)]
 
 
 class UploadThradImagesArgs(Args):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
@@ -14,7 +13,7 @@ from pydantic import AfterValidator, Field, model_validator
 from threadline.kit.ids import new_id
 from threadline.tools import threads_posts as tp
 from threadline.tools.envelope import ToolError
-from threadline.tools.registry import Args, Call, Tool, ToolResult
+from threadline.tools.registry import Args, Call, HttpUrl, Tool, ToolResult
 
 MAX_WAIT_SECONDS = 60
 MAX_SCHEDULE_DAYS = 90
@@ -26,19 +25,9 @@ Selector = Annotated[
 ]
 
 
-def _https_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL with a host")
-    return value
-
-
-MediaUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_https_url)]
-
-
 class CarouselItem(Args):
-    image_url: MediaUrl | None = Field(None, description="A public image URL (JPEG or PNG).")
-    video_url: MediaUrl | None = Field(None, description="A public video URL (MP4 or MOV).")
+    image_url: HttpUrl | None = Field(None, description="A public image URL (JPEG or PNG).")
+    video_url: HttpUrl | None = Field(None, description="A public video URL (MP4 or MOV).")
     alt_text: str | None = Field(None, max_length=1000, description="Alt text of this item.")
 
     @model_validator(mode="after")
@@ -50,14 +39,14 @@ class CarouselItem(Args):
 
 class PostContent(Args):
     text: str | None = Field(None, max_length=2000, description="The post's text (at most 500 characters).")
-    image_url: MediaUrl | None = Field(None, description="One image (a public URL Threadline fetches).")
-    video_url: MediaUrl | None = Field(None, description="One video (a public URL Threadline fetches).")
+    image_url: HttpUrl | None = Field(None, description="One image (a public URL Threadline fetches).")
+    video_url: HttpUrl | None = Field(None, description="One video (a public URL Threadline fetches).")
     carousel: list[CarouselItem] | None = Field(
         None, min_length=2, max_length=20, description="2-20 images/videos as one carousel post."
     )
     alt_text: str | None = Field(None, max_length=1000, description="Alt text of image_url or video_url.")
     topic_tag: str | None = Field(None, min_length=1, max_length=50, description="One topic tag, no '#'.")
-    link_attachment: MediaUrl | None = Field(None, description="A link preview (text posts only).")
+    link_attachment: HttpUrl | None = Field(None, description="A link preview (text posts only).")
     poll_options: list[Annotated[str, Field(min_length=1, max_length=25)]] | None = Field(
         None, min_length=2, max_length=4, description="2-4 poll options (text posts only)."
     )
