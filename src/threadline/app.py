@@ -6,7 +6,7 @@ import importlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     if ctx.job_worker is not None:
         ctx.job_worker.on_outcome = lambda o: metrics.observe_job(o.job.kind, o.state, o.seconds)
 
+    # Async context managers slices run in the app's event loop for its lifetime (tools: the MCP
+    # session manager), entered after the components start and left before they stop.
+    app.state.async_services = []
     _install_error_handlers(app)
     if os.environ.get("THREADLINE_BENCH_BARE_ENDPOINTS") == "1":
         # First in the route table: the baseline pays the least routing, so ratios err low, not high.
@@ -154,9 +157,12 @@ def _run_components(app: FastAPI, ctx: AppContext) -> None:
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
         await anyio.to_thread.run_sync(ctx.start)
         try:
-            async with previous(application) as state:
-                settle_heap()
-                yield state
+            async with AsyncExitStack() as services:
+                for service in application.state.async_services:
+                    await services.enter_async_context(service())
+                async with previous(application) as state:
+                    settle_heap()
+                    yield state
         finally:
             # Everything already queued is committed and answered, and no component thread is left.
             await anyio.to_thread.run_sync(ctx.stop)

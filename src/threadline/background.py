@@ -21,6 +21,7 @@ def register_job_handlers(ctx: AppContext) -> None:
     from threadline.dashboard import threads as dashboard_threads
     from threadline.publishing import jobs as publishing_jobs
     from threadline.publishing import mirror, webhooks
+    from threadline.tools import threads_posts
 
     _register_prune(ctx)
     advertiser_jobs.register_jobs(ctx.jobs, ctx)
@@ -28,6 +29,7 @@ def register_job_handlers(ctx: AppContext) -> None:
     webhooks.register_jobs(ctx.jobs, ctx)
     mirror.register_jobs(ctx.jobs, ctx)
     dashboard_threads.register_jobs(ctx.jobs, ctx)
+    threads_posts.register_jobs(ctx.jobs, ctx)
     for name in ctx.settings.job_plugins:
         importlib.import_module(name).register_jobs(ctx.jobs, ctx)
 

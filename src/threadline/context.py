@@ -120,6 +120,8 @@ class AppContext:
     admin_token_hash: str | None = None
     ad_account_cache: dict[str, tuple[float, bytes]] = field(default_factory=dict)
     rate_items: dict[Any, Any] = field(default_factory=dict)
+    # Recent tool quotas per org (tools/quota.py: status): (read at, quota).
+    tool_quotas: dict[str, Any] = field(default_factory=dict)
     _secret_key: str | None = None
 
     @property

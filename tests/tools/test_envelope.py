@@ -138,6 +138,44 @@ def test_400_bad_bodies(client: TestClient, org: ToolOrg, content: bytes, messag
             {"image_urls": "https://a.example/x.png"},
             "image_urls: Input should be a valid array",
         ),
+        (
+            "upload_thrad_images",
+            {"image_urls": [f"https://cdn.example.com/{i}.png" for i in range(21)]},
+            "image_urls: List should have at most 20 items after validation, not 21",
+        ),
+        (
+            "upload_tiktok_images",
+            {"image_urls": ["file:///etc/passwd"]},
+            "image_urls[0]: must be an absolute public https:// URL with a host (TikTok downloads it)",
+        ),
+        (
+            "publish_threads_post",
+            {"image_url": "file:///etc/passwd"},
+            "image_url: must be an absolute http(s) URL with a host",
+        ),
+        (
+            "publish_threads_post",
+            {
+                "carousel": [{"image_url": "https://a.example/1.png", "video_url": "https://a.example/1.mp4"}]
+                * 2
+            },
+            "carousel[0]: each carousel item takes exactly one of image_url or video_url",
+        ),
+        (
+            "schedule_threads_post",
+            {"text": "x"},
+            "Missing required argument: publish_at.",
+        ),
+        (
+            "cancel_threads_scheduled_post",
+            {"schedule_id": ""},
+            "schedule_id: String should have at least 1 character",
+        ),
+        (
+            "delete_threads_post",
+            {"post_id": 123},
+            "post_id: Input should be a valid string",
+        ),
     ],
 )
 def test_400_names_the_argument_and_the_rule(

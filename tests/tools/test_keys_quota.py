@@ -15,6 +15,7 @@ from tests.factories import ctx_of
 from tests.tools.conftest import ToolOrg, call, tool_org
 from threadline.kit.clock import MovableClock
 from threadline.store.models import ApiKey, ToolUsage
+from threadline.tools import keys, quota
 from threadline.tools.auth import ToolPrincipal
 from threadline.tools.mcp_server import ThreadlineMCP
 from threadline.tools.quota import period_of
@@ -152,3 +153,37 @@ def test_tool_call_log(app: FastAPI, client: TestClient, org: ToolOrg, admin_hea
     other = tool_org(app, "Other")
     assert client.get(f"/admin/v1/orgs/{other.id}/tool_calls", headers=admin_headers).json()["data"] == []
     assert client.get("/admin/v1/orgs/not-an-org/tool_calls", headers=admin_headers).status_code == 404
+
+
+def test_usage_status_after_concurrent_calls_counts_every_one(
+    app: FastAPI, client: TestClient, org: ToolOrg
+) -> None:
+    assert call(client, "get_usage_status", {}, org.headers).json()["data"]["structured"]["used"] == 0
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(
+            pool.map(lambda _: call(client, "list_thrad_campaigns", {}, org.headers).status_code, range(10))
+        )
+    assert statuses == [200] * 10
+    # This process's own reservations update the quota copy at once, whatever order they finished in.
+    assert call(client, "get_usage_status", {}, org.headers).json()["data"]["structured"]["used"] == 10
+
+
+def test_usage_status_sees_another_process_within_the_copy_lifetime(
+    app: FastAPI, client: TestClient, org: ToolOrg, clock: MovableClock
+) -> None:
+    assert call(client, "get_usage_status", {}, org.headers).json()["data"]["quota"]["used"] == 0
+    _set_used(app, org, 7)  # as another server process counting calls would
+    clock.advance(quota.CACHE_SECONDS)
+    assert call(client, "get_usage_status", {}, org.headers).json()["data"]["quota"]["used"] == 7
+
+
+def test_a_new_tier_applies_at_once(app: FastAPI, client: TestClient, org: ToolOrg) -> None:
+    assert call(client, "get_usage_status", {}, org.headers).json()["data"]["quota"]["limit"] == 15
+    keys.set_plan(ctx_of(app), org.id, "pro")
+    q = call(client, "get_usage_status", {}, org.headers).json()["data"]["quota"]
+    assert (q["tier"], q["limit"]) == ("pro", 600)
+
+
+def test_a_refunded_call_is_not_counted(client: TestClient, org: ToolOrg) -> None:
+    assert call(client, "get_thrad_campaign_details", {"campaign_id": "nope"}, org.headers).status_code == 400
+    assert call(client, "get_usage_status", {}, org.headers).json()["data"]["quota"]["used"] == 0

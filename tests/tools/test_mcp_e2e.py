@@ -172,3 +172,39 @@ def test_mcp_over_stdio(server: tuple[ServerProcess, str, str], database_url: st
     assert usage.structured_content["tier"] == "free"
     assert listed.is_error is False
     assert listed.meta["threadline/quota"]["used"] == 1
+
+
+def test_mcp_threads_tools_over_http(server: tuple[ServerProcess, str, str]) -> None:
+    proc, org_id, key = server
+    with httpx.Client(base_url=proc.base_url, timeout=10) as http:
+        r = http.post(
+            f"/admin/v1/orgs/{org_id}/profiles", json={"username": "agent"}, headers=admin_headers()
+        )
+        assert r.status_code == 201, r.text
+        profile_id = r.json()["id"]
+
+    async def session() -> tuple[Any, Any, Any, Any]:
+        async with _client(f"{proc.base_url}/mcp", key) as mcp:
+            published = await mcp.call_tool("publish_threads_post", {"text": "Hello over MCP"})
+            listed = await mcp.call_tool("list_threads_posts", {})
+            limit = await mcp.call_tool("get_threads_publishing_limit", {"profile_id": profile_id})
+            bad = await mcp.call_tool("delete_threads_post", {"post_id": "1"})
+            return published, listed, limit, bad
+
+    published, listed, limit, bad = anyio.run(session)
+    assert published.is_error is False
+    post_id = published.structured_content["post_id"]
+    assert published.structured_content["profile_id"] == profile_id
+    assert [p["id"] for p in listed.structured_content["posts"]] == [post_id]
+    assert limit.structured_content["quota_usage"] == 1
+    assert bad.is_error is True
+    assert bad.content[0].text.startswith("Unsupported request - Object with ID '1' does not exist")
+    # The post is on the profile as REST sees it, and the MCP calls took the shared quota.
+    with httpx.Client(base_url=proc.base_url, timeout=10) as http:
+        r = http.post(
+            "/api/v1/tools/list_threads_posts/execute",
+            json={"arguments": {}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert r.json()["data"]["structured"]["posts"][0]["text"] == "Hello over MCP"
+        assert r.json()["data"]["quota"]["used"] == 4

@@ -236,3 +236,31 @@ def test_performance_from_rollups(
 
     assert json.loads(r.json()["data"]["text"]) == r.json()["data"]["structured"]["metrics"]
     assert r.json()["data"]["structured"]["metrics"]["impressions"] == 30 * 3 * 10
+
+
+def test_performance_total_and_series_from_one_aggregate(
+    app: FastAPI, client: TestClient, org: ToolOrg, clock: MovableClock
+) -> None:
+    from tests.factories import TestOrg
+
+    now = 1775088000 + 12 * 3600  # 2026-04-02T12:00Z
+    clock.set(now)
+    owner = TestOrg(org.id, org.api_key, org.ad_account_id)
+    cid = add_campaign(app, owner)
+    ad = add_ad(app, owner, cid, add_ad_group(app, owner, cid), "ad")
+    for day in (0, 200, 365):  # the longest window insights allows (366 days), every day in one page
+        record(app, ad, now - day * 86400, impressions=10, clicks=2, spend_micros=1_000_000)
+    window = {"campaign_id": cid, "start_date": "2025-04-02", "end_date": "2026-04-02"}
+    r = call(client, "get_thrad_campaign_performance", window, org.headers)
+    assert r.status_code == 200, r.text
+    s = r.json()["data"]["structured"]
+    assert s["metrics"]["impressions"] == 30
+    assert s["metrics"]["ctr"] == 0.2
+    assert s["metrics"]["cpc"] == 0.5
+    assert [d["date"] for d in s["daily"]] == ["2025-04-02", "2025-09-14", "2026-04-02"]
+    # Nothing in the window: zeros, not an error.
+    idle = {**window, "start_date": "2025-05-01", "end_date": "2025-05-31"}
+    s = call(client, "get_thrad_campaign_performance", idle, org.headers).json()["data"]["structured"]
+    assert s["metrics"]["impressions"] == 0
+    assert s["metrics"]["ctr"] == 0.0
+    assert s["daily"] == []

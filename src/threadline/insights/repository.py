@@ -52,8 +52,14 @@ def aggregate(
     entity_col = None if level == "ad_account" else rollup[f"{level}_id"]
     group: list[Any] = [c for c in (bucket_col, entity_col) if c is not None]
     group.extend(rollup[b] for b in breakdowns)
+    org_match = rollup.org_id == org_id
+    if scope.level in ("campaign", "ad") and rollup is AD_ROLLUP:
+        # The entity's own index ((campaign_id, hour) / (ad_id, hour, ...)) reads only its rows, but
+        # SQLite without statistics prefers (org_id, hour, ...), which reads every ad of the org in the
+        # window (0.8 s for 30 days of 1,000 ads). `org_id || ''` keeps the check out of index choice.
+        org_match = (rollup.org_id + "") == org_id
     query = select(*group, *(cast(func.sum(rollup[m]), BigInteger) for m in sums)).where(
-        rollup.org_id == org_id, rollup.hour >= window.start - window.start % 3600, rollup.hour < window.end
+        org_match, rollup.hour >= window.start - window.start % 3600, rollup.hour < window.end
     )
     if group:
         query = query.group_by(*group)

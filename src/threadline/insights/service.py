@@ -50,8 +50,17 @@ Sums = list[int]
 
 
 def insights(
-    ctx: AppContext, org_id: str, scope_level: str, scope_id: str | None, params: QueryParams
+    ctx: AppContext,
+    org_id: str,
+    scope_level: str,
+    scope_id: str | None,
+    params: QueryParams,
+    *,
+    with_total: bool = False,
 ) -> dict[str, Any]:
+    """The insights rows of a query. ``with_total``: also ``total``, the fields over every row of the
+    answer, summed from the same aggregate (None when the page is cut short): a series and its total
+    for the price of one query."""
     query = parse(params, scope_level, ctx.clock.now_s())
     sums = sorted({s for f in query.fields for s in METRIC_SUMS[f]})
     with ctx.db.read() as session:
@@ -83,7 +92,7 @@ def insights(
     page = keys[: query.limit]
     render = _renderer(query, sums, account, entities)
     data = [render(key, rows[key]) for key in page]
-    return {
+    out: dict[str, Any] = {
         "object": "list",
         "data": data,
         "count": len(data),
@@ -91,6 +100,12 @@ def insights(
         "last_id": data[-1]["id"] if data else None,
         "has_more": len(keys) > query.limit,
     }
+    if with_total:
+        whole = not bounds and not out["has_more"] and query.after is None
+        sums_total = [sum(column) for column in zip(*(rows[k] for k in page), strict=True)] or [0] * len(sums)
+        at = {name: i for i, name in enumerate(sums)}
+        out["total"] = {f: _metric(f, sums_total, at) for f in query.fields} if whole else None
+    return out
 
 
 def _within(scope: repo.Scope) -> tuple[str, str] | None:

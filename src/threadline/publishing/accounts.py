@@ -14,7 +14,7 @@ from threadline.kit.clock import Clock
 from threadline.kit.errors import ApiError, not_found
 from threadline.kit.ids import new_graph_id, parse_graph_id
 from threadline.kit.secrets import generate_key, hash_key
-from threadline.publishing.auth import TOKEN_PREFIX
+from threadline.publishing.auth import SCOPES, TOKEN_PREFIX, ThreadsPrincipal
 from threadline.publishing.schemas import (
     AppCreate,
     AppList,
@@ -151,6 +151,27 @@ def list_profiles(ctx: AppContext, org_id: str) -> ProfileList:
             select(ThreadsProfile).where(ThreadsProfile.org_id == org_id).order_by(ThreadsProfile.id.desc())
         ).scalars()
         return ProfileList(data=[profile_out(p) for p in rows])
+
+
+def org_principal(ctx: AppContext, org_id: str, profile_id: str) -> ThreadsPrincipal:
+    """The org acting as one of its own profiles (the agent tools: a tool key speaks for the whole org),
+    with every scope and no token; a profile of another org reads as unknown."""
+    pid = parse_graph_id(profile_id)
+    with ctx.db.read() as s:
+        profile = s.get(ThreadsProfile, pid) if pid is not None else None
+        if profile is None or profile.org_id != org_id:
+            raise not_found("profile", "profile_id")
+        return ThreadsPrincipal(
+            token_id=0,
+            profile_id=profile.id,
+            org_id=org_id,
+            username=profile.username,
+            scopes=frozenset(SCOPES),
+            app_id=None,
+            lifetime="org",
+            created_at=profile.created_at,
+            expires_at=2**62,
+        )
 
 
 def create_token(ctx: AppContext, profile_id: str, body: TokenCreate) -> TokenOut:

@@ -469,6 +469,25 @@ class ToolAccount(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class ToolScheduledPost(Base):
+    """A Threads post an agent scheduled (schedule_threads_post); a durable job publishes it at publish_at."""
+
+    __tablename__ = "tool_scheduled_posts"
+    __table_args__ = (Index("ix_tool_scheduled_posts_org_profile", "org_id", "profile_id", "seq"),)
+    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    profile_id: Mapped[str] = mapped_column(String(64))  # the threads account_id (a Graph profile id)
+    post: Mapped[dict[str, Any]] = mapped_column(JSON)  # the post's tool arguments, validated when scheduled
+    publish_at: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # scheduled | publishing | published | failed | cancelled
+    container_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    post_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
 # ------------------------------------------------------------------------------------------- publishing
 # Graph ids (kit.ids.new_graph_id) are time-ordered integers, so they are the primary keys and the
 # keyset order of every list at once.

@@ -12,6 +12,7 @@ from threadline.kit import crypto
 from threadline.kit.errors import not_found
 from threadline.kit.ids import new_id
 from threadline.operator.orgs import get_org
+from threadline.publishing import accounts as threads_accounts
 from threadline.store.models import ToolAccount
 from threadline.tools import repository as repo
 from threadline.tools.envelope import ToolError
@@ -25,7 +26,10 @@ HOW_TO_CONNECT = {
         '{"platform": "tiktok_ads", "advertiser_id": "...", "name": "...", "access_token": "..."} '
         "or `threadline connections add-tiktok`."
     ),
-    "threads": "No threads profile is connected. Connect a Threads profile to this organization first.",
+    "threads": (
+        "No threads profile is connected. An operator creates one with "
+        'POST /admin/v1/orgs/{org_id}/profiles {"username": "..."} (or `threadline profiles create`); it is connected at once.'
+    ),
     "thrad": "This organization has no ad account.",
 }
 
@@ -54,28 +58,34 @@ def _of(row: ToolAccount) -> Account:
 
 def list_accounts(ctx: AppContext, org_id: str, platform: str | None = None) -> list[Account]:
     if platform in (None, "thrad"):
-        _sync_thrad(ctx, org_id)
+        with ctx.db.read() as s:
+            ad_accounts = [(a.id, a.name) for a in repo.ad_accounts(s, org_id)]
+        _mirror(ctx, org_id, "thrad", ad_accounts)
+    if platform in (None, "threads"):
+        profiles = sorted(threads_accounts.list_profiles(ctx, org_id).data, key=lambda p: int(p.id))
+        _mirror(ctx, org_id, "threads", [(p.id, f"@{p.username}") for p in profiles])  # oldest first
     with ctx.db.read() as s:
         return [_of(r) for r in repo.accounts(s, org_id, platform)]
 
 
-def _sync_thrad(ctx: AppContext, org_id: str) -> None:
-    """The org's own ad accounts are always connected: mirror any we have not seen yet."""
+def _mirror(ctx: AppContext, org_id: str, platform: str, owned: list[tuple[str, str]]) -> None:
+    """The org's own ad accounts and Threads profiles are always connected: add any not seen yet
+    (active, like every newly connected account)."""
     with ctx.db.read() as s:
-        known = {a.account_id for a in repo.accounts(s, org_id, "thrad")}
-        missing = [a for a in repo.ad_accounts(s, org_id) if a.id not in known]
+        known = {a.account_id for a in repo.accounts(s, org_id, platform)}
+    missing = [(account_id, name) for account_id, name in owned if account_id not in known]
     if not missing:
         return
     try:
         with ctx.db.write() as s:
-            for ad_account in missing:
+            for account_id, name in missing:
                 s.add(
                     ToolAccount(
                         id=new_id(),
                         org_id=org_id,
-                        platform="thrad",
-                        account_id=ad_account.id,
-                        name=ad_account.name,
+                        platform=platform,
+                        account_id=account_id,
+                        name=name,
                         active=True,
                         created_at=ctx.clock.now_s(),
                     )
@@ -168,7 +178,7 @@ def disconnect(ctx: AppContext, org_id: str, platform: str, account_id: str) -> 
     with ctx.db.write() as s:
         get_org(s, org_id)
         row = repo.account(s, org_id, platform, account_id)
-        if row is None or platform == "thrad":
+        if row is None or platform in ("thrad", "threads"):
             raise not_found("connection")
         s.delete(row)
 

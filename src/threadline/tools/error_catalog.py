@@ -248,6 +248,26 @@ CATALOG: dict[str, Explanation] = {
             "Call list_connected_accounts and copy an id verbatim.",
         ),
         _e(
+            "already_published",
+            "The Threads container was published by an earlier call.",
+            "Call list_threads_posts to find the post; pass container_id only for a container still processing.",
+        ),
+        _e(
+            "media_processing_failed",
+            "Threadline could not fetch or process the post's image or video (the message says why).",
+            "Fix the media URL (public, JPEG/PNG image or MP4/MOV video within the limits) and publish again.",
+        ),
+        _e(
+            "schedule_not_found",
+            "No scheduled Threads post with that schedule_id on the selected profile.",
+            "Call list_threads_posts to see the profile's scheduled posts and copy the schedule_id.",
+        ),
+        _e(
+            "schedule_not_cancellable",
+            "The scheduled post is already publishing, published, failed or cancelled.",
+            "A published post can be removed with delete_threads_post.",
+        ),
+        _e(
             "account_token_unreadable",
             "The stored access token cannot be decrypted (the server secret changed).",
             "Reconnect the account.",

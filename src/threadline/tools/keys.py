@@ -55,6 +55,7 @@ def set_plan(ctx: AppContext, org_id: str, tier: str) -> ToolPlanOut:
             plan.updated_at = ctx.clock.now_s()
         s.flush()
         q = quota.current(s, ctx.settings, org_id, ctx.clock.now())
+    quota.forget(ctx.tool_quotas, org_id)  # a new tier is a new limit at once
     return ToolPlanOut(org_id=org_id, tier=q.tier, limit=q.limit, used=q.used, period_end=q.period_end)
 
 

@@ -18,6 +18,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from threadline import __version__
@@ -34,7 +35,8 @@ from threadline.tools.registry import Tool
 log = logging.getLogger("threadline.tools.mcp")
 PRINCIPAL_STATE = "tool_principal"
 INSTRUCTIONS = (
-    "Threadline: manage this organization's advertising (Thrad campaigns, TikTok assets) with tools. "
+    "Threadline: manage this organization's advertising (Thrad campaigns, TikTok assets) and Threads posts with "
+    "tools. "
     "Call list_connected_accounts first; pass a platform's selector when several accounts are active. "
     "Write tools change real campaigns and spend money: confirm with the user first."
 )
@@ -117,47 +119,32 @@ def transport_security(ctx: AppContext) -> TransportSecuritySettings:
     return TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=origins)
 
 
-class McpGate:
-    """``/mcp``: Bearer tool key first (the same 401 as REST), then the SDK's streamable HTTP app."""
-
-    def __init__(self, app: ASGIApp, ctx: AppContext, endpoint: McpEndpoint) -> None:
-        self.app = app
-        self.ctx = ctx
-        self.endpoint = endpoint
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not (path == MCP_PATH or path.startswith(MCP_PATH + "/")):
-            await self.app(scope, receive, send)
-            return
-        try:
-            principal = await resolve_tool_key(self.ctx, header(scope, b"authorization"))
-        except ApiError as err:
-            await send_json(send, err.status, error_body("", err), {"WWW-Authenticate": "Bearer"})
-            return
-        scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
-        inner = dict(scope)
-        inner["path"] = "/"
-        inner["raw_path"] = b"/"
-        inner["root_path"] = scope.get("root_path", "") + MCP_PATH
-        await self.endpoint.asgi(inner, receive, send)
-
-
 class McpEndpoint:
-    """The SDK app and its session manager, built anew each time the host app starts.
+    """``/mcp``: the Bearer tool key first (the same 401 as REST), then the SDK's streamable HTTP app.
 
-    A session manager runs once per instance; a host app may be started more than once (tests, the
-    fuzzer), so every lifespan gets a fresh server.
+    The SDK app and its session manager are built anew each time the host app starts (``running``, in
+    the app's lifespan): a session manager runs once per instance, and a host app may be started more
+    than once (tests, the fuzzer).
     """
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self._app: ASGIApp | None = None
 
-    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            principal = await resolve_tool_key(self.ctx, header(scope, b"authorization"))
+        except ApiError as err:
+            await send_json(send, err.status, error_body("", err), {"WWW-Authenticate": "Bearer"})
+            return
         if self._app is None:
             raise RuntimeError("the MCP endpoint is served only while the app's lifespan runs")
-        await self._app(scope, receive, send)
+        scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
+        inner = dict(scope)
+        inner["path"] = "/"
+        inner["raw_path"] = b"/"
+        inner["root_path"] = scope.get("root_path", "") + MCP_PATH
+        await self._app(inner, receive, send)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -176,18 +163,11 @@ class McpEndpoint:
                 self._app = None
 
 
-def mount(app: FastAPI, ctx: AppContext) -> None:
+def install(app: FastAPI, ctx: AppContext) -> None:
+    """The /mcp route, and its session manager among the app's async services (app.py's lifespan)."""
     endpoint = McpEndpoint(ctx)
-    app.add_middleware(McpGate, ctx=ctx, endpoint=endpoint)
-    previous = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
-        # A mounted app's lifespan never runs: its session manager runs inside ours.
-        async with endpoint.running(), previous(application) as state:
-            yield state
-
-    app.router.lifespan_context = lifespan
+    app.router.routes.append(Route(MCP_PATH, endpoint))
+    app.state.async_services.append(endpoint.running)
 
 
 async def serve_stdio(ctx: AppContext, principal: ToolPrincipal) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -12,7 +14,13 @@ from threadline.config import Settings
 from threadline.store.models import ToolPlan, ToolUsage
 from threadline.tools.envelope import ToolError
 
+if TYPE_CHECKING:
+    from threadline.context import AppContext
+
 TIERS = ("free", "plus", "pro", "max")
+# How long a process may answer quota reads (get_usage_status, the block of every free call) from memory.
+# This process's own reservations update the copy at once; another process's show up within this time.
+CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -118,3 +126,37 @@ def exhausted(settings: Settings, quota: Quota) -> ToolError:
         f"\U0001f6a8 Monthly limit reached ({quota.used}/{quota.limit} tool calls on {tier} tier).\n{advice}",
         quota={**quota.block(), "upgrade_url": url},
     )
+
+
+async def status(ctx: AppContext, org_id: str) -> Quota:
+    """The org's quota now: from the short in-memory copy (no thread hop, no query) or one read."""
+    now = ctx.clock.now()
+    hit = ctx.tool_quotas.get(org_id)
+    if hit is not None and _fresh(hit, now) and hit[1].period_end == period_of(now)[1]:
+        found: Quota = hit[1]
+        return found
+
+    def read() -> Quota:
+        with ctx.db.read() as s:
+            return current(s, ctx.settings, org_id, now)
+
+    q = await anyio.to_thread.run_sync(read)
+    remember(ctx.tool_quotas, now, org_id, q)
+    return q
+
+
+def _fresh(hit: tuple[float, Quota], now: float) -> bool:
+    # Read at ``hit[0]``; a clock set backwards ends the copy too.
+    return 0 <= now - hit[0] < CACHE_SECONDS
+
+
+def remember(cache: dict[str, Any], now: float, org_id: str, q: Quota) -> None:
+    """Keep ``q`` unless the copy already shows more use in the same period (reservations only add)."""
+    hit = cache.get(org_id)
+    if hit is not None and _fresh(hit, now) and hit[1].period_end == q.period_end and hit[1].used > q.used:
+        return
+    cache[org_id] = (now, q)
+
+
+def forget(cache: dict[str, Any], org_id: str) -> None:
+    cache.pop(org_id, None)

@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from threadline.kit.errors import validation_to_api_error
 from threadline.tools.envelope import ToolError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from threadline.context import AppContext
     from threadline.tools.accounts import Account
     from threadline.tools.quota import Quota
@@ -35,12 +38,26 @@ class NoArgs(Args):
     pass
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL with a host")
+    return value
+
+
+# A URL Threadline fetches itself (through the SSRF-safe fetcher, which also refuses private hosts).
+HttpUrl = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_http_url)]
+
+
 @dataclass(frozen=True)
 class ToolResult:
     text: str  # markdown for a person
     structured: dict[str, Any]  # every id and number the text mentions
     # A handler that read the quota anyway (get_usage_status) hands it on: no second read.
     quota: Quota | None = None
+    # Writes that must commit with the call's record (a scheduled post and its job): run in the
+    # transaction that settles the call, so neither exists without the other.
+    commit: Callable[[Session], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
+from sqlalchemy.orm import Session
 
 from threadline.context import AppContext
 from threadline.kit.errors import ApiError
@@ -105,18 +106,13 @@ async def execute(
         if isinstance(exc, ApiError):
             raise _as_tool_error(exc) from None
         raise
-    if call_id is not None:
-        await anyio.to_thread.run_sync(_succeed, ctx, call_id, tool.billable)
+    if call_id is not None or result.commit is not None:
+        await anyio.to_thread.run_sync(_succeed, ctx, call_id, tool.billable, result.commit)
     if reserved is None:
         reserved = result.quota
     if reserved is None:
-        reserved = await anyio.to_thread.run_sync(_current, ctx, principal.org_id)
+        reserved = await quota.status(ctx, principal.org_id)
     return Success(tool.name, result.text, result.structured, reserved.block())
-
-
-def _current(ctx: AppContext, org_id: str) -> quota.Quota:
-    with ctx.db.read() as s:
-        return quota.current(s, ctx.settings, org_id, ctx.clock.now())
 
 
 def _begin(
@@ -147,15 +143,23 @@ def _begin(
             )
         )
     if refused is not None:
+        quota.remember(ctx.tool_quotas, now, principal.org_id, refused)
         raise quota.exhausted(ctx.settings, refused)
+    if reserved is not None:
+        quota.remember(ctx.tool_quotas, now, principal.org_id, reserved)
     return call_id, reserved
 
 
-def _succeed(ctx: AppContext, call_id: str, billable: bool) -> None:
+def _succeed(
+    ctx: AppContext, call_id: str | None, billable: bool, commit: Callable[[Session], None] | None
+) -> None:
     with ctx.db.write() as s:
-        repo.finish_call(
-            s, call_id, status=200, outcome="ok", error=None, quota_used=billable, at=ctx.clock.now_s()
-        )
+        if commit is not None:
+            commit(s)
+        if call_id is not None:
+            repo.finish_call(
+                s, call_id, status=200, outcome="ok", error=None, quota_used=billable, at=ctx.clock.now_s()
+            )
 
 
 def _fail(ctx: AppContext, org_id: str, call_id: str, tool: Tool, err: ToolError | None) -> None:
@@ -173,6 +177,7 @@ def _fail(ctx: AppContext, org_id: str, call_id: str, tool: Tool, err: ToolError
             quota_used=False,
             at=int(now),
         )
+    quota.forget(ctx.tool_quotas, org_id)  # the count may have gone down: the next read asks the database
 
 
 # Statuses a platform service may raise that are, for a tool, the tool's own error (400): an unknown

@@ -10,6 +10,6 @@ from threadline.tools.registry import Registry
 @functools.cache
 def registry() -> Registry:
     """Built on first use (nothing happens at import time)."""
-    from threadline.tools.catalog import general, thrad, tiktok
+    from threadline.tools.catalog import general, thrad, threads, tiktok
 
-    return Registry([*general.TOOLS, *thrad.TOOLS, *tiktok.TOOLS])
+    return Registry([*general.TOOLS, *thrad.TOOLS, *threads.TOOLS, *tiktok.TOOLS])

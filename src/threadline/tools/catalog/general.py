@@ -79,12 +79,7 @@ async def switch_primary_account(call: Call, args: SwitchArgs) -> ToolResult:
 
 async def get_usage_status(call: Call, _args: NoArgs) -> ToolResult:
     ctx = call.ctx
-
-    def read() -> quota.Quota:
-        with ctx.db.read() as s:
-            return quota.current(s, ctx.settings, call.org_id, ctx.clock.now())
-
-    q = await anyio.to_thread.run_sync(read)
+    q = await quota.status(ctx, call.org_id)
     remaining = max(0, q.limit - q.used)
     return ToolResult(
         f"{q.used}/{q.limit} tool calls used on the {q.tier.capitalize()} tier this month; "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import anyio.to_thread
 from pydantic import AfterValidator, Field, model_validator
@@ -19,7 +18,7 @@ from threadline.kit.errors import ApiError
 from threadline.kit.pagination import PageParams
 from threadline.media import service as media
 from threadline.tools.envelope import ToolError
-from threadline.tools.registry import Args, Call, Tool, ToolResult
+from threadline.tools.registry import Args, Call, HttpUrl, Tool, ToolResult
 
 Selector = Annotated[
     str | None, Field(None, min_length=1, max_length=64, description="Thrad ad account id (optional).")
@@ -54,16 +53,6 @@ async def _run(fn: Any, *args: Any) -> Any:
 
 
 # --- upload -------------------------------------------------------------------------------------
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL with a host")
-    return value
-
-
-HttpUrl = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_http_url)]
 
 
 class UploadThradImagesArgs(Args):
@@ -279,13 +268,18 @@ def _performance(call: Call, args: PerformanceArgs) -> dict[str, Any]:
         "fields": list(METRICS),
     }
     scope, scope_id = ("campaign", args.campaign_id) if args.campaign_id else ("ad_account", None)
-    totals = insights.insights(
-        ctx, call.org_id, scope, scope_id, _Params({**base, "time_granularity": ["none"]})
-    )
+    # One aggregate gives the daily series and its total. Insights windows span at most 366 days, so
+    # 400 daily rows are always one page and the total is always there.
     daily = insights.insights(
-        ctx, call.org_id, scope, scope_id, _Params({**base, "time_granularity": ["daily"], "limit": ["400"]})
+        ctx,
+        call.org_id,
+        scope,
+        scope_id,
+        _Params({**base, "time_granularity": ["daily"], "limit": ["400"]}),
+        with_total=True,
     )
-    total = totals["data"][0] if totals["data"] else {}
+    total = daily["total"]
+    assert total is not None, "a daily page of 400 rows holds any insights window"
     metrics = {m: total.get(m, 0) for m in METRICS}
     days = [{"date": r.get("readable_time"), **{m: r.get(m) for m in METRICS}} for r in daily["data"]]
     out: dict[str, Any] = {"since": since, "until": until, "metrics": metrics, "daily": days}
