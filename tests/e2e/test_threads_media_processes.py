@@ -73,20 +73,11 @@ def origin() -> Iterator[tuple[str, type[_StallingOrigin]]]:
         server.server_close()
 
 
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for w in started:
-        w.kill()
-
-
 @pytest.mark.parametrize("kind", STORES)
 def test_worker_killed_mid_processing_the_container_still_finishes_once(
     kind: str,
     tmp_path: Path,
     origin: tuple[str, type[_StallingOrigin]],
-    workers: list[WorkerProcess],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     image_url, handler = origin
@@ -98,6 +89,7 @@ def test_worker_killed_mid_processing_the_container_still_finishes_once(
             monkeypatch.setenv(key, env[key])
         ctx = build_context(Settings())
         db = Database(url)
+        workers: list[WorkerProcess] = []
         try:
             org = seed_org(ctx, "Media crash", "", card=None)
             profile = accounts.create_profile(ctx, org.org.id, ProfileCreate(username="crash"))
@@ -151,5 +143,7 @@ def test_worker_killed_mid_processing_the_container_still_finishes_once(
             assert handler.requests == 2  # A's fetch (lost with A) and B's, nothing more
             assert f"attempt 2/{finished.max_attempts}: done" in b.output()
         finally:
+            for w in workers:
+                w.kill()
             db.dispose()
             ctx.db.dispose()
