@@ -543,6 +543,93 @@ def profiles_token(
     emit(created, as_json, title=f"Access token for @{found.username} (shown only once)")
 
 
+@profiles_app.command("follow")
+@user_errors
+def profiles_follow(
+    follower: Annotated[str, typer.Argument(help="The following profile (id or username).")],
+    followed: Annotated[str, typer.Argument(help="The profile it follows (id or username).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Make one profile follow another (reply_control's follow rules read this)."""
+    from threadline.publishing import accounts, follows
+
+    with operator_context() as ctx:
+        a, b = accounts.find_profile(ctx, follower), accounts.find_profile(ctx, followed)
+        created = follows.follow(ctx, a.id, b.id)
+    emit(created, as_json, title=f"@{a.username} follows @{b.username}")
+
+
+@profiles_app.command("unfollow")
+@user_errors
+def profiles_unfollow(
+    follower: Annotated[str, typer.Argument(help="The following profile (id or username).")],
+    followed: Annotated[str, typer.Argument(help="The profile it stops following (id or username).")],
+) -> None:
+    """Remove a follow between two profiles."""
+    from threadline.publishing import accounts, follows
+
+    with operator_context() as ctx:
+        a, b = accounts.find_profile(ctx, follower), accounts.find_profile(ctx, followed)
+        follows.unfollow(ctx, a.id, b.id)
+    typer.echo(f"@{a.username} no longer follows @{b.username}")
+
+
+upstream_app = typer.Typer(
+    help="Mirror a profile to an upstream Threads account (graph.threads.net or another server).",
+    no_args_is_help=True,
+)
+profiles_app.add_typer(upstream_app, name="upstream")
+
+
+@upstream_app.command("link")
+@user_errors
+def profiles_upstream_link(
+    profile: Annotated[str, typer.Argument(help="Profile id or username.")],
+    access_token: Annotated[str, typer.Option(help="The upstream account's long-lived access token.")],
+    base_url: Annotated[str, typer.Option(help="Upstream Graph base.")] = "https://graph.threads.net/v1.0",
+    user_id: Annotated[str, typer.Option(help="Upstream Threads user id, or me.")] = "me",
+    token_expires_at: Annotated[int | None, typer.Option(help="Unix time the token expires.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Link (or re-link) a profile: its posts are published upstream from now on (token kept encrypted)."""
+    from threadline.publishing import accounts, mirror
+    from threadline.publishing.outbound_schemas import UpstreamLink
+
+    body = UpstreamLink(
+        base_url=base_url, access_token=access_token, user_id=user_id, token_expires_at=token_expires_at
+    )
+    with operator_context() as ctx:
+        found = accounts.find_profile(ctx, profile)
+        linked = mirror.link_upstream(ctx, found.id, body)
+    emit(linked, as_json, title=f"@{found.username} is mirrored upstream")
+
+
+@upstream_app.command("show")
+@user_errors
+def profiles_upstream_show(
+    profile: Annotated[str, typer.Argument(help="Profile id or username.")], as_json: JsonFlag = False
+) -> None:
+    """Show a profile's upstream link (never the token)."""
+    from threadline.publishing import accounts, mirror
+
+    with operator_context() as ctx:
+        found = accounts.find_profile(ctx, profile)
+        link = mirror.get_upstream(ctx, found.id)
+    emit(link, as_json, title=f"Upstream of @{found.username}")
+
+
+@upstream_app.command("unlink")
+@user_errors
+def profiles_upstream_unlink(profile: Annotated[str, typer.Argument(help="Profile id or username.")]) -> None:
+    """Stop mirroring a profile (upstream copies stay where they are)."""
+    from threadline.publishing import accounts, mirror
+
+    with operator_context() as ctx:
+        found = accounts.find_profile(ctx, profile)
+        mirror.unlink_upstream(ctx, found.id)
+    typer.echo(f"@{found.username} is no longer mirrored")
+
+
 @apps_app.command("create")
 @user_errors
 def apps_create(

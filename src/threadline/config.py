@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     threads_delete_quota: int = 100
     threads_calls_per_hour: int = 4800
     threads_container_ttl_seconds: int = 86400
+    # Webhooks (issue 12): each delivery is a durable job; failed attempts back off base, 2x, 4x, ...
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_retry_base_seconds: int = Field(default=10, ge=0)
+    webhook_retry_max_seconds: int = Field(default=3600, ge=0)
+    # Mirroring to an upstream Threads account: polls and retries back off the same way; the upstream
+    # token is refreshed once it is within the margin of its expiry.
+    mirror_timeout_seconds: float = 15.0
+    mirror_max_attempts: int = Field(default=30, ge=1)
+    mirror_retry_base_seconds: int = Field(default=5, ge=0)
+    mirror_retry_max_seconds: int = Field(default=600, ge=0)
+    mirror_token_refresh_margin_seconds: int = Field(default=7 * 86400, ge=0)
     # Durable jobs (kit/jobs): the worker inside each server process; `threadline worker` runs more.
     jobs_worker_enabled: bool = True
     jobs_worker_threads: int = Field(default=1, ge=1, le=64)

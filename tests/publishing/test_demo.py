@@ -59,4 +59,22 @@ def test_demo_threads_profile_and_token(data_dir: Path) -> None:
             },
         )
         assert r.status_code == 200
+        # The conversation: a poll post of @acme, a reply of @ada (they follow each other), acme's answer.
+        convo = client.get(
+            f"/v1.0/{third['threads_post_id']}/conversation",
+            params={"access_token": third["threads_token"], "fields": "username,text", "reverse": "false"},
+        ).json()["data"]
+        assert [d["username"] for d in convo] == ["ada", "acme"]
+        poll = client.get(
+            f"/v1.0/{third['threads_post_id']}",
+            params={
+                "access_token": third["threads_token"],
+                "fields": "poll_attachment,reply_audience,permalink",
+            },
+        ).json()
+        assert poll["reply_audience"] == "ACCOUNTS_YOU_FOLLOW"
+        assert poll["poll_attachment"]["total_votes"] == 0
+        page = client.get(poll["permalink"].replace("http://127.0.0.1:8000", ""))
+        assert 'name="option" value="option_a"' in page.text
+    assert third["threads_post_id"] == first["threads_post_id"]
     app.state.ctx.db.dispose()

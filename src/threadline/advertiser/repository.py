@@ -28,6 +28,20 @@ def ad_creative(session: Session, ad_id: str) -> dict[str, object] | None:
     return None if creative is None else dict(creative)
 
 
+def ad_tree_ids(session: Session, ad_id: str) -> Row[str, str, str] | None:
+    """(org_id, campaign_id, ad_group_id) of an ad (any org: the caller holds a token naming it)."""
+    return session.execute(select(Ad.org_id, Ad.campaign_id, Ad.ad_group_id).where(Ad.id == ad_id)).first()
+
+
+def org_ad_accounts(session: Session, org_id: str) -> list[AdAccount]:
+    """Every ad account of the org, oldest first."""
+    return list(
+        session.execute(select(AdAccount).where(AdAccount.org_id == org_id).order_by(AdAccount.created_at))
+        .scalars()
+        .all()
+    )
+
+
 def campaign_schedule(session: Session, campaign_id: str) -> Row[int, int | None, str] | None:
     """(start_time, end_time, recurring_frequency) of a campaign: what budget pacing needs."""
     return session.execute(

@@ -70,6 +70,15 @@ def expire_live_keys(session: Session, *, kind: str, org_id: str, at: int) -> No
     )
 
 
+def live_keys(session: Session, *, kind: str, org_id: str) -> list[ApiKey]:
+    """The org's unrevoked keys of this kind."""
+    return list(
+        session.execute(
+            select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.kind == kind, ApiKey.revoked_at.is_(None))
+        ).scalars()
+    )
+
+
 def revoke_keys(session: Session, *, kind: str, org_id: str, at: int, key_id: str | None = None) -> int:
     stmt = update(ApiKey).where(ApiKey.kind == kind, ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None))
     if key_id is not None:
@@ -133,24 +142,30 @@ def authenticate(
     digest = digest or hash_key(plain)
     mono = clock.monotonic()
     hit, cached = cache.get(digest, mono)
-    principal = cached if isinstance(cached, KeyPrincipal) else None
-    if not hit:
-        with db.read() as session:
-            found = lookup(session, plain)
-        if found is not None:
-            key, org = found
-            orphaned = key.org_id is not None and (org is None or org.deleted_at is not None)
-            if key.revoked_at is None and not orphaned:
-                principal = KeyPrincipal(
-                    key_id=key.id,
-                    kind=key.kind,
-                    org_id=key.org_id,
-                    publisher_id=key.publisher_id,
-                    label=key.label,
-                    expires_at=key.expires_at,
-                )
-        cache.put(digest, principal, mono)
-    if principal is None or principal.kind != kind:
+    if hit:
+        return _usable(cached, kind, clock)
+    principal = None
+    with db.read() as session:
+        found = lookup(session, plain)
+    if found is not None:
+        key, org = found
+        orphaned = key.org_id is not None and (org is None or org.deleted_at is not None)
+        if key.revoked_at is None and not orphaned:
+            principal = KeyPrincipal(
+                key_id=key.id,
+                kind=key.kind,
+                org_id=key.org_id,
+                publisher_id=key.publisher_id,
+                label=key.label,
+                expires_at=key.expires_at,
+            )
+    cache.put(digest, principal, mono)
+    return _usable(principal, kind, clock)
+
+
+def _usable(principal: object, kind: str, clock: Clock) -> KeyPrincipal | None:
+    """The cached or loaded principal if it is a live key of ``kind``."""
+    if not isinstance(principal, KeyPrincipal) or principal.kind != kind:
         return None
     if principal.expires_at is not None and clock.now() >= principal.expires_at:
         return None
@@ -182,7 +197,7 @@ async def resolve_key(
     if not token.startswith(PREFIX_BY_KIND[kind] + "_") or len(token) > MAX_TOKEN_LENGTH:
         return None
     digest = hash_key(token)
-    hit, _ = cache.get(digest, clock.monotonic())
-    if hit:
-        return authenticate(db, cache, clock, token, kind, digest)
+    hit, cached = cache.get(digest, clock.monotonic())
+    if hit:  # the hot path: no thread hop, no second cache read
+        return _usable(cached, kind, clock)
     return await anyio.to_thread.run_sync(authenticate, db, cache, clock, token, kind, digest)

@@ -28,6 +28,7 @@ from threadline.billing.providers import (
 )
 from threadline.kit.clock import Clock
 from threadline.kit.ids import new_id
+from threadline.kit.pagination import Page, PageParams, keyset_page
 from threadline.store.models import Charge as Charge  # the rows callers get back
 from threadline.store.models import PaymentMethod
 
@@ -49,6 +50,11 @@ def card_of(pm: PaymentMethod) -> CardDetails:
 def org_charges(org_id: str) -> Select[Charge]:
     """Every charge of the org, for a keyset page (the operator lists them)."""
     return select(Charge).where(Charge.org_id == org_id)
+
+
+def org_charge_page(session: Session, org_id: str, params: PageParams) -> Page[Charge]:
+    """One keyset page of the org's charges (newest first unless ``params.order`` says otherwise)."""
+    return keyset_page(session, org_charges(org_id), seq=Charge.seq, id_=Charge.id, params=params)
 
 
 def latest_request_charge(session: Session, org_id: str, idempotency_key: str) -> Charge | None:

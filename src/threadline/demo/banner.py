@@ -54,6 +54,7 @@ def banner(
             f"  publisher key  {info.publisher_key}",
             f"  threads        @{info.threads_username}  profile {info.threads_profile_id}",
             f"  threads token  {info.threads_token}  (long-lived, every scope)",
+            f"  threads post   {info.threads_post_id}  (a poll with replies from @ada; vote on its page)",
             f"  admin token    {admin_note}",
             f"  keys file      {info.keys_file}",
             "",
@@ -69,6 +70,8 @@ def banner(
             f"       -d access_token={info.threads_token}",
             f"  curl -s -X POST {base}/v1.0/me/threads_publish -d creation_id=<id from above> \\",
             f"       -d access_token={info.threads_token}",
+            f"  curl -s '{base}/v1.0/{info.threads_post_id}/conversation?fields=text,username"
+            f"&access_token={info.threads_token}'",
             f"  open {base}/docs",
             "",
         ]

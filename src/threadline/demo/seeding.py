@@ -38,6 +38,7 @@ class DemoInfo:
     threads_profile_id: str = ""
     threads_username: str = ""
     threads_token: str = ""
+    threads_post_id: str = ""  # a poll post of @acme with replies from @ada (they follow each other)
 
     def as_dict(self) -> dict[str, str]:
         return dataclasses.asdict(self)
@@ -75,6 +76,7 @@ def seed(ctx: AppContext) -> DemoInfo:
         threads_profile_id=threads.profile_id,
         threads_username=threads.username,
         threads_token=threads.access_token,
+        threads_post_id=threads.post_id,
         org_id=state.org_id,
         publisher_id=state.publisher_id,
         campaign_id=campaign_id,

@@ -30,6 +30,10 @@ def _finite(text: str) -> float:
     return value
 
 
+# json.loads with hooks builds a new decoder per call; one decoder, the same answers.
+_DECODER = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite)
+
+
 async def json_object(request: Request) -> dict[str, Any]:
     """The body as a JSON object, or a 400 (``invalid_json``) / 413 in the events error shape."""
     try:
@@ -40,7 +44,8 @@ async def json_object(request: Request) -> dict[str, Any]:
     if not body.strip():
         raise ApiError(400, "invalid_json", "A JSON object request body is required.")
     try:
-        obj = json.loads(body, parse_constant=_no_constants, parse_float=_finite)
+        # As json.loads does for bytes: detect UTF-8/16/32 (a UnicodeDecodeError is a ValueError).
+        obj = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except RecursionError:
         raise ApiError(400, "invalid_json", "The request body is nested too deeply.") from None
     except ValueError:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity, oversized integers

@@ -46,6 +46,7 @@ __all__ = [
     "FetchedFile",
     "Resolver",
     "Sniffer",
+    "call_api",
     "fetch",
     "fetch_to_file",
     "is_public_address",
@@ -624,38 +625,58 @@ async def post_json(
     Any status is returned (the caller maps the API's own error envelope); redirects are not followed.
     Raises ``FetchError`` for refusals, timeouts, transport failures and bodies over ``max_bytes``.
     """
-    target = _parse_url(url)
+    return await call_api("POST", url, policy, payload, headers, resolver)
+
+
+async def call_api(
+    method: str,
+    url: str,
+    policy: FetchPolicy,
+    payload: bytes | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+    resolver: Resolver = system_resolver,
+) -> FetchResult:
+    """Any method (GET, POST, DELETE) to an upstream API, as :func:`post_json`: every status is
+    returned with its body, because API clients read their errors from non-2xx answers."""
+    target = _parse_url(url, policy.subject)
     try:
         async with asyncio.timeout(policy.total_timeout):
             addresses = await _checked_addresses(target, policy, resolver)
-            return await _post(target, addresses, policy, payload, headers)
+            return await _send(method, target, addresses, policy, payload, headers)
     except TimeoutError as exc:
         raise FetchError(FETCH_FAILED, "The upstream request timed out.") from exc
     except _TRANSPORT_ERRORS as exc:
         raise FetchError(FETCH_FAILED, f"The upstream request failed: {type(exc).__name__}.") from exc
 
 
-async def _post(
+async def _send(
+    method: str,
     target: _Target,
     addresses: list[str],
     policy: FetchPolicy,
-    payload: bytes,
+    payload: bytes | None,
     extra_headers: Iterable[tuple[str, str]],
 ) -> FetchResult:
     url, pool, timeouts = _pinned_request(target, addresses, policy)
+    body_headers = (
+        [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(payload)).encode())]
+        if payload is not None
+        else []
+    )
     headers = [
         (b"Host", target.host_header.encode("ascii")),
         (b"User-Agent", _USER_AGENT.encode()),
-        (b"Content-Type", b"application/json"),
+        *body_headers,
         (b"Accept", b"application/json"),
         (b"Accept-Encoding", b"identity"),
-        (b"Content-Length", str(len(payload)).encode()),
         (b"Connection", b"close"),
         *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers),
     ]
     async with (
         pool,
-        pool.stream("POST", url, headers=headers, content=payload, extensions={"timeout": timeouts}) as resp,
+        pool.stream(
+            method.encode("ascii"), url, headers=headers, content=payload, extensions={"timeout": timeouts}
+        ) as resp,
     ):
         content_type = None
         for name, value in resp.headers:

@@ -6,7 +6,7 @@ from typing import cast
 
 from threadline.context import AppContext
 from threadline.kit.jobs import queue
-from threadline.kit.pagination import PageParams, keyset_page
+from threadline.kit.pagination import PageParams
 from threadline.operator.schemas import JobOut, JobPage, JobState
 from threadline.store.models import JobRecord
 
@@ -32,7 +32,7 @@ def job_out(job: JobRecord) -> JobOut:
 def list_jobs(ctx: AppContext, state: JobState | None, params: PageParams) -> JobPage:
     """Jobs in ``state`` (all when None), newest first unless ``params.order`` says otherwise."""
     with ctx.db.read() as s:
-        page = keyset_page(s, queue.by_state(state), seq=JobRecord.id, id_=JobRecord.id, params=params)
+        page = queue.page_by_state(s, state, params)
     data = [job_out(j) for j in page.items]
     return JobPage(
         data=data,

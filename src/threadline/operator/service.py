@@ -131,5 +131,5 @@ def _charge_out(c: Charge) -> ChargeOut:
 def list_charges(ctx: AppContext, org_id: str, params: PageParams) -> Page[ChargeOut]:
     with ctx.db.read() as s:
         orgs.get_org(s, org_id)
-        page = keyset_page(s, charges.org_charges(org_id), seq=Charge.seq, id_=Charge.id, params=params)
+        page = charges.org_charge_page(s, org_id, params)
     return to_page(page, _charge_out)

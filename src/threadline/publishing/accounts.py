@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from threadline.context import AppContext
+from threadline.kit import crypto
 from threadline.kit.clock import Clock
 from threadline.kit.errors import ApiError, not_found
 from threadline.kit.ids import new_graph_id, parse_graph_id
@@ -32,6 +33,8 @@ from threadline.store.models import Org, ThreadsApp, ThreadsAuthCode, ThreadsPro
 SHORT_LIVED_SECONDS = 3600
 LONG_LIVED_SECONDS = 60 * 86400
 CODE_SECONDS = 600
+# The client_secret is kept hashed (to check it) and encrypted (to sign webhook deliveries with it).
+APP_SECRET_PURPOSE = "threadline/threads-apps/client-secret"
 
 
 def profile_out(p: ThreadsProfile) -> ProfileOut:
@@ -83,7 +86,7 @@ def token_out(row: ThreadsToken, plain: str) -> TokenOut:
     )
 
 
-def _profile(s: Session, profile_id: str) -> ThreadsProfile:
+def profile_row(s: Session, profile_id: str) -> ThreadsProfile:
     pid = parse_graph_id(profile_id)
     profile = s.get(ThreadsProfile, pid) if pid is not None else None
     if profile is None:
@@ -91,12 +94,19 @@ def _profile(s: Session, profile_id: str) -> ThreadsProfile:
     return profile
 
 
-def _app(s: Session, app_id: str) -> ThreadsApp:
+def app_row(s: Session, app_id: str, param: str = "app_id") -> ThreadsApp:
     aid = parse_graph_id(app_id)
     app = s.get(ThreadsApp, aid) if aid is not None else None
     if app is None:
-        raise not_found("app", "app_id")
+        raise not_found("app", param)
     return app
+
+
+def app_secret(ctx: AppContext, app: ThreadsApp) -> str | None:
+    """The app's client_secret in plain text (to sign webhooks with), if it is stored encrypted."""
+    if app.secret_encrypted is None:
+        return None
+    return crypto.decrypt(ctx.secret_key, APP_SECRET_PURPOSE, app.secret_encrypted)
 
 
 def _org(s: Session, org_id: str) -> Org:
@@ -110,7 +120,7 @@ def find_profile(ctx: AppContext, profile: str) -> ProfileOut:
     """A profile by id or username (the CLI accepts either)."""
     with ctx.db.read() as s:
         found = s.execute(select(ThreadsProfile).where(ThreadsProfile.username == profile)).scalar()
-        return profile_out(found if found is not None else _profile(s, profile))
+        return profile_out(found if found is not None else profile_row(s, profile))
 
 
 def create_profile(ctx: AppContext, org_id: str, body: ProfileCreate) -> ProfileOut:
@@ -145,8 +155,8 @@ def list_profiles(ctx: AppContext, org_id: str) -> ProfileList:
 
 def create_token(ctx: AppContext, profile_id: str, body: TokenCreate) -> TokenOut:
     with ctx.db.write() as s:
-        profile = _profile(s, profile_id)
-        app_id = _app(s, body.app_id).id if body.app_id is not None else None
+        profile = profile_row(s, profile_id)
+        app_id = app_row(s, body.app_id).id if body.app_id is not None else None
         row, plain = mint_token(
             s, ctx.clock, profile_id=profile.id, scopes=body.scopes, lifetime=body.lifetime, app_id=app_id
         )
@@ -156,7 +166,7 @@ def create_token(ctx: AppContext, profile_id: str, body: TokenCreate) -> TokenOu
 def revoke_token(ctx: AppContext, profile_id: str, token_id: str) -> None:
     tid = parse_graph_id(token_id)
     with ctx.db.write() as s:
-        profile = _profile(s, profile_id)
+        profile = profile_row(s, profile_id)
         done = s.execute(
             update(ThreadsToken)
             .where(ThreadsToken.id == (tid or 0), ThreadsToken.profile_id == profile.id)
@@ -174,6 +184,7 @@ def create_app(ctx: AppContext, body: AppCreate) -> NewAppOut:
             id=new_graph_id(ctx.clock.now()),
             name=body.name,
             secret_hash=hash_key(secret),
+            secret_encrypted=crypto.encrypt(ctx.secret_key, APP_SECRET_PURPOSE, secret),
             redirect_uris=list(body.redirect_uris),
             created_at=ctx.clock.now_s(),
         )
@@ -191,8 +202,8 @@ def create_code(ctx: AppContext, client_id: str, body: CodeCreate) -> CodeOut:
     """A single-use authorization code, as the consent screen of a later issue will issue them."""
     plain = generate_key("thc")
     with ctx.db.write() as s:
-        app = _app(s, client_id)
-        profile = _profile(s, body.profile_id)
+        app = app_row(s, client_id)
+        profile = profile_row(s, body.profile_id)
         now = ctx.clock.now_s()
         s.add(
             ThreadsAuthCode(

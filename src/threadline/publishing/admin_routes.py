@@ -6,12 +6,15 @@ from fastapi import APIRouter, Response
 
 from threadline.kit.schemas import error_responses
 from threadline.operator.deps import AdminAuth, AdminRoute, Ctx
-from threadline.publishing import accounts
+from threadline.publishing import accounts, follows
 from threadline.publishing.schemas import (
     AppCreate,
     AppList,
     CodeCreate,
     CodeOut,
+    FollowCreate,
+    FollowList,
+    FollowOut,
     NewAppOut,
     ProfileCreate,
     ProfileList,
@@ -79,3 +82,29 @@ def list_apps(ctx: Ctx) -> AppList:
 )
 def create_code(ctx: Ctx, client_id: str, body: CodeCreate) -> CodeOut:
     return accounts.create_code(ctx, client_id, body)
+
+
+@router.post(
+    "/profiles/{profile_id}/follows",
+    status_code=201,
+    response_model=FollowOut,
+    responses=error_responses(400, 401, 404),
+)
+def create_follow(ctx: Ctx, profile_id: str, body: FollowCreate) -> FollowOut:
+    return follows.follow(ctx, profile_id, body.profile_id)
+
+
+@router.get("/profiles/{profile_id}/follows", response_model=FollowList, responses=error_responses(401, 404))
+def list_follows(ctx: Ctx, profile_id: str) -> FollowList:
+    return follows.following(ctx, profile_id)
+
+
+@router.delete(
+    "/profiles/{profile_id}/follows/{followed_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 404),
+)
+def delete_follow(ctx: Ctx, profile_id: str, followed_id: str) -> Response:
+    follows.unfollow(ctx, profile_id, followed_id)
+    return Response(status_code=204)

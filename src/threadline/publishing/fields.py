@@ -310,6 +310,10 @@ class MediaContext:
     viewer_profile_id: int
     usernames: Mapping[int, str]
     with_replies: frozenset[int]
+    now: float = 0.0
+    # Quoted and reposted originals that are still live: a deleted original drops out of the read.
+    live_linked: frozenset[int] = frozenset()
+    votes: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
     # Posts that nested fields expand (carousel items, quoted and replied-to posts), by id: only the
     # viewer's own live posts are loaded, any other id renders as ``{"id"}``.
     posts: Mapping[int, ThreadsPost] = field(default_factory=dict)
@@ -378,22 +382,39 @@ def permalink(base: str, username: str, code: str) -> str:
     return f"{base.rstrip('/')}/@{username}/post/{code}"
 
 
-def _poll_read(poll: dict[str, str] | None, created_at: int) -> dict[str, Any] | None:
+POLL_SECONDS = 86400
+GHOST_SECONDS = 86400
+
+
+def poll_read(
+    poll: dict[str, str] | None, created_at: int, votes: Mapping[str, int]
+) -> dict[str, Any] | None:
+    """Meta's read shape: the options, each option's share of the votes (percent), total, closing time."""
     if not poll:
         return None
+    total = sum(votes.get(k, 0) for k in poll)
     out: dict[str, Any] = dict(poll)
     for key in poll:
-        out[f"{key}_votes_percentage"] = 0.0
-    out["total_votes"] = 0
-    out["expiration_timestamp"] = graph_time(created_at + 86400)
+        out[f"{key}_votes_percentage"] = round(100 * votes.get(key, 0) / total, 2) if total else 0.0
+    out["total_votes"] = total
+    out["expiration_timestamp"] = graph_time(created_at + POLL_SECONDS)
     return out
+
+
+def ghost_status(post: ThreadsPost, now: float) -> str | None:
+    if post.ghost_expires_at is None:
+        return None
+    return "ARCHIVED" if post.ghost_archived_at is not None or now >= post.ghost_expires_at else "ACTIVE"
+
+
+def _linked(post_id: int | None, mc: MediaContext) -> dict[str, str] | None:
+    return {"id": str(post_id)} if post_id is not None and post_id in mc.live_linked else None
 
 
 def media_node(post: ThreadsPost, fields: list[str], mc: MediaContext) -> dict[str, Any]:
     a = post.attrs
     username = mc.usernames.get(post.profile_id, "")
     gif = a.get("gif_attachment")
-    ghost = bool(a.get("is_ghost_post"))
     reply_to = post.reply_to_id
     return render(
         fields,
@@ -410,10 +431,10 @@ def media_node(post: ThreadsPost, fields: list[str], mc: MediaContext) -> dict[s
             "shortcode": lambda: post.shortcode,
             "thumbnail_url": lambda: media_url(mc.public_base_url, a.get("thumbnail_file_id")),
             "children": lambda: _children(post, fields, mc),
-            "is_quote_post": lambda: a.get("quote_post_id") is not None,
+            "is_quote_post": lambda: post.quote_post_id is not None,
             "quoted_post": lambda: (
-                _post_ref(int(a["quote_post_id"]), _sub(fields, "quoted_post"), mc)
-                if a.get("quote_post_id")
+                _post_ref(post.quote_post_id, _sub(fields, "quoted_post"), mc)
+                if post.quote_post_id is not None and post.quote_post_id in mc.live_linked
                 else None
             ),
             "alt_text": lambda: a.get("alt_text"),
@@ -425,19 +446,23 @@ def media_node(post: ThreadsPost, fields: list[str], mc: MediaContext) -> dict[s
             "replied_to": lambda: (
                 _post_ref(reply_to, _sub(fields, "replied_to"), mc) if reply_to is not None else None
             ),
-            "hide_status": lambda: "NOT_HUSHED",
+            "hide_status": lambda: post.hide_status or "NOT_HUSHED",
             "reply_audience": lambda: str(a.get("reply_control") or "everyone").upper(),
-            "reposted_post": lambda: None,
+            "reposted_post": lambda: _linked(post.repost_of_id, mc),
             "gif_url": lambda: f"https://media.giphy.com/media/{gif['gif_id']}/giphy.gif" if gif else None,
-            "poll_attachment": lambda: _poll_read(a.get("poll_attachment"), post.created_at),
+            "poll_attachment": lambda: poll_read(
+                a.get("poll_attachment"), post.created_at, mc.votes.get(post.id, {})
+            ),
             "topic_tag": lambda: a.get("topic_tag"),
             "is_spoiler_media": lambda: bool(a.get("is_spoiler_media")),
             "text_entities": lambda: {"data": a["text_entities"]} if a.get("text_entities") else None,
             "text_attachment": lambda: a.get("text_attachment"),
             "location_id": lambda: None,
             "allowlisted_country_codes": lambda: a.get("allowlisted_country_codes"),
-            "ghost_post_status": lambda: "ACTIVE" if ghost else None,
-            "ghost_post_expiration_timestamp": lambda: graph_time(post.created_at + 86400) if ghost else None,
+            "ghost_post_status": lambda: ghost_status(post, mc.now),
+            "ghost_post_expiration_timestamp": lambda: (
+                graph_time(post.ghost_expires_at) if post.ghost_expires_at is not None else None
+            ),
             "is_verified": lambda: False,
             "profile_picture_url": lambda: None,
         },

@@ -29,11 +29,12 @@ from threadline.publishing.media import (
     prepare_video,
 )
 from threadline.publishing.processing import Outcome, record_outcome
-from threadline.store.models import ThreadsContainer
+from threadline.store.models import ThreadsContainer, ThreadsPost
 
 log = logging.getLogger("threadline.publishing")
 
 PROCESS_MEDIA = "publishing.process_media"
+EXPIRE_GHOST = "publishing.expire_ghost"
 MAX_ATTEMPTS = 5
 TRANSIENT_RETRY_SECONDS = 15
 
@@ -120,6 +121,31 @@ def _prepare(ctx: AppContext, container: ThreadsContainer, kind: str, work: Path
     return Outcome(media_file_id=file_id, thumbnail_file_id=thumb_id, info=info)
 
 
+def enqueue_ghost_expiry(s: Session, post: ThreadsPost, now: int) -> None:
+    """Scheduled with the post itself, due when the ghost post's 24 hours are over."""
+    enqueue(
+        s,
+        EXPIRE_GHOST,
+        {"post_id": post.id},
+        now=now,
+        run_at=post.ghost_expires_at,
+        max_attempts=MAX_ATTEMPTS,
+        unique_key=f"{EXPIRE_GHOST}:{post.id}",
+    )
+
+
+def expire_ghost(ctx: AppContext, post_id: int) -> None:
+    """Archive one ghost post: it leaves listings and conversations. Idempotent (set once)."""
+    now = ctx.clock.now_s()
+    with ctx.db.write() as s:
+        post = s.get(ThreadsPost, post_id)
+        if post is None or post.ghost_expires_at is None or post.ghost_archived_at is not None:
+            return
+        if now < post.ghost_expires_at:
+            raise RetryJob(post.ghost_expires_at - now, "the ghost post has not expired yet")
+        post.ghost_archived_at = now
+
+
 def register_jobs(registry: JobRegistry, ctx: AppContext) -> None:
     def handle(job: Job) -> None:
         process_container(
@@ -127,3 +153,4 @@ def register_jobs(registry: JobRegistry, ctx: AppContext) -> None:
         )
 
     registry.register(PROCESS_MEDIA, handle)
+    registry.register(EXPIRE_GHOST, lambda job: expire_ghost(ctx, int(job.payload["post_id"])))

@@ -158,6 +158,48 @@ OAUTH_CODE_DOC = _doc(
     body=dict.fromkeys(("client_id", "client_secret", "code", "grant_type", "redirect_uri"), _S),
     errors=_OAUTH_ERR,
 )
+_PAGED = [_TOKEN_Q, _FIELDS_Q, _q("limit"), _q("before"), _q("after"), _q("reverse")]
+REPLIES_DOC = _doc(
+    "A post's direct replies, or (for me) the profile's own replies", _ok(_DATA), query=[*_PAGED, _q("since")]
+)
+CONVERSATION_DOC = _doc("Every reply below a post, flattened", _ok(_DATA), query=_PAGED)
+MANAGE_REPLY_DOC = _doc(
+    "Hide or unhide a reply (the conversation's author only)",
+    _ok({"type": "object", "required": ["success"]}),
+    query=[_TOKEN_Q, _q("hide")],
+    body={"access_token": _S, "hide": _S},
+)
+REPOST_DOC = _doc("Repost a post", _ok(_ID_OUT), query=[_TOKEN_Q], body={"access_token": _S})
+MEDIA_INSIGHTS_DOC = _doc("A post's insights", _ok(_DATA), query=[_TOKEN_Q, _q("metric")])
+USER_INSIGHTS_DOC = _doc(
+    "The profile's insights", _ok(_DATA), query=[_TOKEN_Q, _q("metric"), _q("since"), _q("until")]
+)
+VOTE_DOC: dict[str, Any] = {
+    "summary": "Vote on a post's poll (permalink page form; signed visitor cookie and vote token)",
+    "responses": {
+        303: {"description": "Voted: back to the post"},
+        400: {
+            "description": "Forged or missing token, or unknown option",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        404: {
+            "description": "Unknown post or no poll",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        409: {"description": "Already voted", "content": {"text/html": {"schema": {"type": "string"}}}},
+        410: {"description": "Poll closed", "content": {"text/html": {"schema": {"type": "string"}}}},
+    },
+    "openapi_extra": {
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": {"option": _S, "token": _S}}
+                }
+            },
+        }
+    },
+}
 PERMALINK_DOC: dict[str, Any] = {
     "summary": "The public page of a post",
     "responses": {

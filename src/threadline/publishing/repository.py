@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from threadline.publishing.auth import ThreadsPrincipal
@@ -120,48 +120,22 @@ def profiles(s: Session, profile_ids: Iterable[int]) -> dict[int, ThreadsProfile
     return {p.id: p for p in rows}
 
 
-def profile_posts(
-    s: Session,
-    profile_id: int,
-    *,
-    limit: int,
-    since: int | None,
-    until: int | None,
-    after: int | None,
-    before: int | None,
-) -> list[ThreadsPost]:
-    """Top-level posts newest first (keyset on the time-ordered id; ``limit`` rows at most)."""
+def profile_posts(profile_id: int, *, since: int | None, until: int | None, now: int) -> Select[ThreadsPost]:
+    """A profile's listed posts: top level, live, not an expired ghost (the expiry job archives them;
+    the time test covers the moments before it runs)."""
     q = select(ThreadsPost).where(
         ThreadsPost.profile_id == profile_id,
         ThreadsPost.deleted_at.is_(None),
         ThreadsPost.reply_to_id.is_(None),
         ThreadsPost.parent_id.is_(None),
+        ThreadsPost.ghost_archived_at.is_(None),
+        or_(ThreadsPost.ghost_expires_at.is_(None), ThreadsPost.ghost_expires_at > now),
     )
     if since is not None:
         q = q.where(ThreadsPost.created_at >= since)
     if until is not None:
         q = q.where(ThreadsPost.created_at <= until)
-    if before is not None:
-        rows = list(
-            s.execute(q.where(ThreadsPost.id > before).order_by(ThreadsPost.id.asc()).limit(limit)).scalars()
-        )
-        rows.reverse()
-        return rows
-    if after is not None:
-        q = q.where(ThreadsPost.id < after)
-    return list(s.execute(q.order_by(ThreadsPost.id.desc()).limit(limit)).scalars())
-
-
-def reply_counts(s: Session, post_ids: list[int]) -> set[int]:
-    """Which of these posts have at least one live reply."""
-    if not post_ids:
-        return set()
-    rows = s.execute(
-        select(ThreadsPost.reply_to_id)
-        .where(ThreadsPost.reply_to_id.in_(post_ids), ThreadsPost.deleted_at.is_(None))
-        .distinct()
-    ).scalars()
-    return {r for r in rows if r is not None}
+    return q
 
 
 def usernames(s: Session, profile_ids: Iterable[int]) -> dict[int, str]:

@@ -7,27 +7,36 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from threadline.context import AppContext
-from threadline.publishing import pages, service, tokens
+from threadline.kit.errors import ApiError
+from threadline.publishing import insights, pages, service, social_service, tokens, visitors
 from threadline.publishing.admin_routes import router as admin_router
 from threadline.publishing.auth import ThreadsPrincipal, presented_token, resolve_token
 from threadline.publishing.errors import app_limit, unsupported_method
 from threadline.publishing.openapi_docs import (
     CHILDREN_DOC,
+    CONVERSATION_DOC,
     CREATE_DOC,
     DELETE_DOC,
     EXCHANGE_DOC,
     LIMIT_DOC,
     LIST_DOC,
+    MANAGE_REPLY_DOC,
+    MEDIA_INSIGHTS_DOC,
     NODE_DOC,
     NODE_POST_DOC,
     OAUTH_CODE_DOC,
     PERMALINK_DOC,
     PUBLISH_DOC,
     REFRESH_DOC,
+    REPLIES_DOC,
+    REPOST_DOC,
+    USER_INSIGHTS_DOC,
+    VOTE_DOC,
 )
+from threadline.publishing.outbound_routes import router as outbound_router
 from threadline.publishing.params import Params, read_params, text_param
 from threadline.routing import mount
 
@@ -123,6 +132,40 @@ async def publishing_limit(request: Request, user: str) -> Response:
     return await _graph(request, lambda ctx, p, params: service.publishing_limit(ctx, p, user, params))
 
 
+@router.get("/v1.0/{node}/replies", **REPLIES_DOC)
+async def replies(request: Request, node: str) -> Response:
+    url = str(request.url.replace(query=""))
+    return await _graph(request, lambda ctx, p, params: social_service.replies(ctx, p, node, params, url))
+
+
+@router.get("/v1.0/{node}/conversation", **CONVERSATION_DOC)
+async def conversation(request: Request, node: str) -> Response:
+    url = str(request.url.replace(query=""))
+    return await _graph(
+        request, lambda ctx, p, params: social_service.conversation(ctx, p, node, params, url)
+    )
+
+
+@router.post("/v1.0/{node}/manage_reply", **MANAGE_REPLY_DOC)
+async def manage_reply(request: Request, node: str) -> Response:
+    return await _graph(request, lambda ctx, p, params: social_service.manage_reply(ctx, p, node, params))
+
+
+@router.post("/v1.0/{node}/repost", **REPOST_DOC)
+async def repost(request: Request, node: str) -> Response:
+    return await _graph(request, lambda ctx, p, params: social_service.repost(ctx, p, node))
+
+
+@router.get("/v1.0/{node}/insights", **MEDIA_INSIGHTS_DOC)
+async def media_insights(request: Request, node: str) -> Response:
+    return await _graph(request, lambda ctx, p, params: insights.media_insights(ctx, p, node, params))
+
+
+@router.get("/v1.0/{user}/threads_insights", **USER_INSIGHTS_DOC)
+async def user_insights(request: Request, user: str) -> Response:
+    return await _graph(request, lambda ctx, p, params: insights.user_insights(ctx, p, user, params))
+
+
 @router.get("/v1.0/{node}/children", **CHILDREN_DOC)
 async def carousel_children(request: Request, node: str) -> Response:
     return await _graph(request, lambda ctx, p, params: service.list_children(ctx, p, node, params))
@@ -149,8 +192,27 @@ async def post_node(request: Request, node: str) -> Response:
 @page_router.get("/@{username}/post/{code}", response_class=HTMLResponse, **PERMALINK_DOC)
 async def permalink(request: Request, username: str, code: str) -> Response:
     ctx = _ctx(request)
-    return await run_in_threadpool(pages.post_page, ctx, username, code)
+    cookie = request.cookies.get(visitors.COOKIE)
+    return await run_in_threadpool(pages.post_page, ctx, username, code, cookie)
+
+
+@page_router.post("/@{username}/post/{code}/vote", response_class=HTMLResponse, **VOTE_DOC)
+async def vote(request: Request, username: str, code: str) -> Response:
+    ctx = _ctx(request)
+    back = f"/@{username[:30]}/post/{code[:16]}"
+    try:
+        params = await read_params(request)
+        option = text_param(params, "option", max_chars=16)
+        token = text_param(params, "token", max_chars=visitors.MAX_TOKEN)
+    except ApiError:
+        return pages.message_page(400, "This vote could not be read.", back)
+    cookie = request.cookies.get(visitors.COOKIE)
+    try:
+        await run_in_threadpool(visitors.vote, ctx, username, code, cookie, token, option)
+    except ApiError as err:
+        return pages.message_page(err.status, err.message, back if err.status != 404 else None)
+    return RedirectResponse(back, status_code=303)
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    mount(app, token_router, router, page_router, admin_router)
+    mount(app, token_router, router, page_router, admin_router, outbound_router)

@@ -85,3 +85,17 @@ class CodeCreate(StrictModel):
 class CodeOut(BaseModel):
     code: str
     expires_in: int
+
+
+class FollowCreate(StrictModel):
+    profile_id: str = Field(min_length=1, max_length=32, description="The profile to follow.")
+
+
+class FollowOut(BaseModel):
+    follower_id: str
+    followed_id: str
+    created_at: int
+
+
+class FollowList(BaseModel):
+    data: list[FollowOut]

@@ -5,17 +5,22 @@ Routes hand over the merged parameters and the principal; every rule and transac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from threadline.context import AppContext
 from threadline.kit.ids import new_graph_id, parse_graph_id
+from threadline.publishing import conversations, outbound
 from threadline.publishing import fields as F
+from threadline.publishing import relations as rel
 from threadline.publishing import repository as repo
 from threadline.publishing.auth import DELETE, MANAGE_REPLIES, PUBLISH, ThreadsPrincipal
 from threadline.publishing.errors import GraphError, bad_param, no_object, not_ready, user_limit
+from threadline.publishing.mentions import mentioned_usernames
 from threadline.publishing.params import Params, text_param
 from threadline.publishing.rules import ContainerSpec, check_geo_gating, parse_container
 from threadline.store.models import ThreadsContainer, ThreadsPost, ThreadsProfile
@@ -48,7 +53,7 @@ def create_container(ctx: AppContext, principal: ThreadsPrincipal, user: str, pa
         if profile is None:
             raise no_object(user[:64])
         check_geo_gating(spec, profile.is_eligible_for_geo_gating)
-        options = _linked_posts(s, spec)
+        options = _linked_posts(s, profile_id, spec)
         container = ThreadsContainer(
             id=new_graph_id(now),
             profile_id=profile_id,
@@ -72,20 +77,27 @@ def create_container(ctx: AppContext, principal: ThreadsPrincipal, user: str, pa
     return str(container.id)
 
 
-def _linked_posts(s: Session, spec: ContainerSpec) -> dict[str, Any]:
+def _linked_posts(s: Session, profile_id: int, spec: ContainerSpec) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if spec.reply_to_id is not None:
-        target = repo.live_post(s, int(spec.reply_to_id)) if parse_graph_id(spec.reply_to_id) else None
-        if target is None:
-            raise bad_param("reply_to_id", "does not name an existing post")
-        out["reply_to_id"] = str(target.id)
-        out["root_post_id"] = str(target.attrs.get("root_post_id") or target.id)
+        found = conversations.check_reply(s, profile_id, spec.reply_to_id)
+        out["reply_to_id"] = str(found.target.id)
     if spec.quote_post_id is not None:
-        quoted = repo.live_post(s, int(spec.quote_post_id)) if parse_graph_id(spec.quote_post_id) else None
-        if quoted is None:
-            raise bad_param("quote_post_id", "does not name an existing post")
-        out["quote_post_id"] = str(quoted.id)
+        out["quote_post_id"] = str(_quotable(s, spec.quote_post_id).id)
     return out
+
+
+def _quotable(s: Session, raw: str) -> ThreadsPost:
+    """The post a quote names (a repost's original for a repost); live, not a ghost."""
+    qid = parse_graph_id(raw)
+    quoted = repo.live_post(s, qid) if qid is not None else None
+    if quoted is not None and quoted.repost_of_id is not None:
+        quoted = repo.live_post(s, quoted.repost_of_id)
+    if quoted is None or quoted.parent_id is not None:
+        raise bad_param("quote_post_id", "does not name an existing post")
+    if quoted.ghost_expires_at is not None:
+        raise bad_param("quote_post_id", "names a ghost post, which cannot be quoted")
+    return quoted
 
 
 def _claim_children(s: Session, carousel: ThreadsContainer, spec: ContainerSpec) -> None:
@@ -180,8 +192,9 @@ def _publish_locked(ctx: AppContext, s: Session, principal: ThreadsPrincipal, ci
     now = int(now_f)
     if repo.quota_used(s, profile.id, bucket, now) >= limit:
         raise user_limit()
-    if bucket == "reply" and repo.live_post(s, int(opts["reply_to_id"])) is None:
-        raise bad_param("reply_to_id", "does not name an existing post")
+    # Checked again here: the target may have been deleted, hidden or locked down since the create.
+    target = conversations.check_reply(s, profile.id, opts["reply_to_id"]) if bucket == "reply" else None
+    quoted = _quotable(s, opts["quote_post_id"]) if opts.get("quote_post_id") else None
 
     media_id = new_graph_id(now_f)
     attrs: dict[str, Any] = {k: v for k, v in opts.items() if k != "text"}
@@ -208,7 +221,11 @@ def _publish_locked(ctx: AppContext, s: Session, principal: ThreadsPrincipal, ci
             kid.published_media_id = kid_id
             kid.status = "PUBLISHED"
         attrs["children"] = child_ids
-    reply_to = int(opts["reply_to_id"]) if opts.get("reply_to_id") else None
+    attrs["mentions"] = mentioned_usernames(opts.get("text", ""))
+    if target is not None:
+        # A reply's audience is its conversation's: reply_control is a root-post setting.
+        attrs["reply_control"] = target.root.attrs.get("reply_control") or "everyone"
+        attrs["root_post_id"] = str(target.root.id)  # also the root_id column; webhook payloads read this
     post = _post(
         container,
         media_id,
@@ -219,12 +236,22 @@ def _publish_locked(ctx: AppContext, s: Session, principal: ThreadsPrincipal, ci
         now,
         None,
     )
-    post.reply_to_id = reply_to
+    if target is not None:
+        post.reply_to_id = target.target.id
+        post.root_id = target.root.id
+    post.quote_post_id = quoted.id if quoted is not None else None
+    if opts.get("is_ghost_post"):
+        post.ghost_expires_at = now + F.GHOST_SECONDS
     s.add(post)
     container.published_media_id = media_id
     container.status = "PUBLISHED"
     repo.count_quota(s, profile.id, bucket, now)
     s.flush()  # the unique container_id turns a concurrent duplicate into an error, never a second post
+    outbound.after_publish(s, post, now=now)
+    if post.ghost_expires_at is not None:
+        from threadline.publishing.jobs import enqueue_ghost_expiry
+
+        enqueue_ghost_expiry(s, post, now)
     return media_id
 
 
@@ -291,18 +318,40 @@ def read_node(ctx: AppContext, principal: ThreadsPrincipal, node: str, params: P
 def _media_context(
     ctx: AppContext, s: Session, principal: ThreadsPrincipal, posts: list[ThreadsPost], fields: list[str]
 ) -> F.MediaContext:
-    loaded = _expanded_posts(s, principal, posts, fields)
+    return media_context(ctx, s, principal.profile_id, posts, fields)
+
+
+def media_context(
+    ctx: AppContext, s: Session, viewer_id: int, posts: list[ThreadsPost], fields: list[str]
+) -> F.MediaContext:
+    """What the requested fields of these posts need, in one query per kind (never one per post)."""
+    loaded = _expanded_posts(s, viewer_id, posts, fields)
     every = list(loaded.values())
-    replies = repo.reply_counts(s, [p.id for p in every]) if F.mentions(fields, "has_replies") else set()
+    ids = [p.id for p in every]
+    replies = rel.count_by(s, "reply_to_id", ids) if F.mentions(fields, "has_replies") else {}
+    linked: set[int] = set()
+    if F.mentions(fields, "quoted_post"):
+        linked |= {p.quote_post_id for p in every if p.quote_post_id is not None}
+    if F.mentions(fields, "reposted_post"):
+        linked |= {p.repost_of_id for p in every if p.repost_of_id is not None}
+    live_linked = set(rel.posts_by_id(s, linked)) if linked else set()
+    polls = (
+        [p.id for p in every if p.attrs.get("poll_attachment")]
+        if F.mentions(fields, "poll_attachment")
+        else []
+    )
     owners = {p.profile_id for p in every}
     expands_owner = any(
         isinstance(fs, F.Fields) and fs.sub("owner") != ["id"] for fs in _selections(fields) if "owner" in fs
     )
     return F.MediaContext(
         public_base_url=ctx.settings.public_base_url,
-        viewer_profile_id=principal.profile_id,
+        viewer_profile_id=viewer_id,
         usernames=repo.usernames(s, owners),
         with_replies=frozenset(replies),
+        now=ctx.clock.now(),
+        live_linked=frozenset(live_linked),
+        votes=rel.vote_counts(s, polls),
         posts=loaded,
         profiles=repo.profiles(s, owners) if expands_owner else {},
     )
@@ -317,7 +366,7 @@ def _selections(fields: list[str]) -> list[list[str]]:
 
 
 def _expanded_posts(
-    s: Session, principal: ThreadsPrincipal, posts: list[ThreadsPost], fields: list[str]
+    s: Session, viewer_id: int, posts: list[ThreadsPost], fields: list[str]
 ) -> dict[int, ThreadsPost]:
     """``posts`` and every post their nested fields expand, loaded a level at a time (one query each).
 
@@ -336,7 +385,7 @@ def _expanded_posts(
                 if name in media_refs and sub != ["id"]:
                     wanted += [(i, sub) for i in F.referenced(post, name, fs.limits.get(name))]
         missing = {i for i, _ in wanted if i not in loaded}
-        loaded.update(repo.own_posts(s, principal.profile_id, missing))
+        loaded.update(repo.own_posts(s, viewer_id, missing))
         level = [(loaded[i], sub) for i, sub in wanted if i in loaded and sub.nested]
     return loaded
 
@@ -359,7 +408,7 @@ def list_children(ctx: AppContext, principal: ThreadsPrincipal, node: str, param
         return {"data": [F.media_node(k, fields, mc) for k in kids]}
 
 
-def _time_param(params: Params, name: str) -> int | None:
+def time_param(params: Params, name: str) -> int | None:
     raw = text_param(params, name, max_chars=64)
     if raw is None or raw == "":
         return None
@@ -384,6 +433,17 @@ def list_posts(
     principal.require()
     profile_id = _user(principal, user)
     fields = F.requested(params, F.MEDIA_FIELDS, F.MEDIA_NODE)
+    page = read_page(params, newest_first=True)
+    since, until = time_param(params, "since"), time_param(params, "until")
+    if since is not None and since < EARLIEST_SINCE:
+        raise bad_param("since", f"must be at least {EARLIEST_SINCE}")
+    q = repo.profile_posts(profile_id, since=since, until=until, now=ctx.clock.now_s())
+    with ctx.db.read() as s:
+        return paged_list(ctx, s, principal.profile_id, params, url, q, page, fields)
+
+
+def read_page(params: Params, *, newest_first: bool) -> rel.Page:
+    """``limit`` and the ``before``/``after`` cursors of a list call (never both)."""
     raw_limit = text_param(params, "limit", max_chars=16)
     if raw_limit in (None, ""):
         limit = DEFAULT_LIST_LIMIT
@@ -391,9 +451,6 @@ def list_posts(
         limit = int(raw_limit)
     else:
         raise bad_param("limit", f"must be an integer between 1 and {MAX_LIST_LIMIT}")
-    since, until = _time_param(params, "since"), _time_param(params, "until")
-    if since is not None and since < EARLIEST_SINCE:
-        raise bad_param("since", f"must be at least {EARLIEST_SINCE}")
     after_raw, before_raw = (
         text_param(params, "after", max_chars=64),
         text_param(params, "before", max_chars=64),
@@ -409,27 +466,42 @@ def list_posts(
         before = F.decode_cursor(before_raw)
         if before is None:
             raise bad_param("before", "is not a valid cursor")
-    with ctx.db.read() as s:
-        rows = repo.profile_posts(
-            s, profile_id, limit=limit + 1, since=since, until=until, after=after, before=before
-        )
-        more = len(rows) > limit
-        page = (rows[-limit:] if more else rows) if before is not None else rows[:limit]
-        mc = _media_context(ctx, s, principal, page, fields)
-        data = [F.media_node(p, fields, mc) for p in page]
-    out: dict[str, Any] = {"data": data}
-    if page:
-        cursors = {"before": F.encode_cursor(page[0].id), "after": F.encode_cursor(page[-1].id)}
-        paging: dict[str, Any] = {"cursors": cursors}
-        has_next = more if before is None else True
-        has_previous = (after is not None) or (before is not None and more)
-        if has_next:
-            paging["next"] = _page_url(url, params, "after", cursors["after"])
-        if has_previous:
-            paging["previous"] = _page_url(url, params, "before", cursors["before"])
-        out["paging"] = paging
-    else:
-        out["paging"] = {"cursors": {}}
+    return rel.Page(limit=limit, newest_first=newest_first, after=after, before=before)
+
+
+def paged_list(
+    ctx: AppContext,
+    s: Session,
+    viewer_id: int,
+    params: Params,
+    url: str,
+    q: Select[ThreadsPost],
+    page: rel.Page,
+    fields: list[str],
+) -> dict[str, Any]:
+    """One page of ``q`` as Graph answers a list: ``data`` and ``paging`` (cursors, next, previous)."""
+    limit, after, before = page.limit, page.after, page.before
+    rows = rel.paged(s, q, replace(page, limit=limit + 1))
+    more = len(rows) > limit
+    shown = (rows[-limit:] if more else rows) if before is not None else rows[:limit]
+    mc = media_context(ctx, s, viewer_id, shown, fields)
+    data = [F.media_node(p, fields, mc) for p in shown]
+    return {"data": data, "paging": paging(url, params, [p.id for p in shown], more, after, before)}
+
+
+def paging(
+    url: str, params: Params, ids: list[int], more: bool, after: int | None, before: int | None
+) -> dict[str, Any]:
+    if not ids:
+        return {"cursors": {}}
+    cursors = {"before": F.encode_cursor(ids[0]), "after": F.encode_cursor(ids[-1])}
+    out: dict[str, Any] = {"cursors": cursors}
+    has_next = more if before is None else True
+    has_previous = (after is not None) or (before is not None and more)
+    if has_next:
+        out["next"] = _page_url(url, params, "after", cursors["after"])
+    if has_previous:
+        out["previous"] = _page_url(url, params, "before", cursors["before"])
     return out
 
 
@@ -439,7 +511,7 @@ def _page_url(url: str, params: Params, key: str, cursor: str) -> str:
     keep = {
         k: v
         for k, v in params.items()
-        if k in ("fields", "limit", "since", "until", "access_token") and isinstance(v, str)
+        if k in ("fields", "limit", "since", "until", "reverse", "access_token") and isinstance(v, str)
     }
     keep[key] = cursor
     return f"{url}?{urlencode(keep)}"
@@ -488,5 +560,10 @@ def delete_post(ctx: AppContext, principal: ThreadsPrincipal, node: str) -> dict
         post.deleted_at = now
         for child in repo.child_posts(s, post.id):
             child.deleted_at = now
+        # A repost is only a pointer: it goes with its original. Quotes keep their own text and stop
+        # naming the original (quoted_post is omitted once the original is gone).
+        for repost in rel.reposts_of(s, post.id):
+            repost.deleted_at = now
         repo.count_quota(s, principal.profile_id, "delete", now)
+        outbound.after_delete(s, post, now=now)
     return {"success": True, "deleted_id": str(media_id)}

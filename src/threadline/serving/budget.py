@@ -15,11 +15,10 @@ import math
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from threadline.serving.tables import campaign_pacing
+from threadline.store.dialect import insert_for
 from threadline.store.models import Campaign
 
 PERIOD_SECONDS: dict[str, int] = {
@@ -53,13 +52,6 @@ class Reservation:
     ok: bool
     reason: str | None = None  # "budget_exhausted" | "paced"
     period_end: int | None = None
-
-
-def insert_for(session: Session, table: object) -> object:
-    """The dialect's INSERT, which offers ON CONFLICT on both SQLite and PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(table)  # type: ignore[arg-type]
-    return sqlite_insert(table)  # type: ignore[arg-type]
 
 
 def reserve(

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from threadline.advertiser.repository import ad_tree_ids
 from threadline.insights import rollups
 from threadline.kit.clock import Clock
 from threadline.kit.errors import not_found
 from threadline.kit.ids import new_id
-from threadline.store.models import Ad, Click
+from threadline.store.models import Click
 
 # id, org_id, campaign_id, ad_group_id, ad_id, supply, country
 ClickRow = Row[str, str, str, str, str, str, str]
@@ -34,7 +35,7 @@ def record_click(
 
     Budget reservation is the caller's business: ``charge_micros`` is what was already reserved.
     """
-    ad = session.execute(select(Ad.org_id, Ad.campaign_id, Ad.ad_group_id).where(Ad.id == ad_id)).first()
+    ad = ad_tree_ids(session, ad_id)
     if ad is None:
         raise not_found("ad", "ad_id")
     now = clock.now_s()

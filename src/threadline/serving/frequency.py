@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from threadline.serving.budget import insert_for
 from threadline.serving.tables import chat_turns
+from threadline.store.dialect import insert_for
 
 
 @dataclass(frozen=True)

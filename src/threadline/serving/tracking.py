@@ -15,11 +15,11 @@ from threadline.insights.rollups import bump
 from threadline.kit.errors import ApiError
 from threadline.kit.ids import new_id
 from threadline.serving import budget
-from threadline.serving.budget import insert_for
 from threadline.serving.clicks import record_click
 from threadline.serving.index import ServingIndex
 from threadline.serving.tables import impressions, poll_votes
 from threadline.serving.tokens import TokenClaims, landing_url, read_token
+from threadline.store.dialect import insert_for
 
 CLICK_DEDUPE_SECONDS = 30
 

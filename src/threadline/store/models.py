@@ -491,6 +491,8 @@ class ThreadsApp(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(200))
     secret_hash: Mapped[str] = mapped_column(String(64))
+    # The secret itself, Fernet-encrypted (kit/crypto): webhook deliveries are signed with it (0011).
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
@@ -544,7 +546,13 @@ class ThreadsContainer(Base):
 
 class ThreadsPost(Base):
     __tablename__ = "threads_posts"
-    __table_args__ = (Index("ix_threads_posts_profile_id_id", "profile_id", "id"),)
+    __table_args__ = (
+        Index("ix_threads_posts_profile_id_id", "profile_id", "id"),
+        Index("ix_threads_posts_root_id_id", "root_id", "id"),
+        Index("ix_threads_posts_reply_to_id_id", "reply_to_id", "id"),
+        Index("ix_threads_posts_quote_post_id", "quote_post_id"),
+        Index("ix_threads_posts_repost_of_id", "repost_of_id"),
+    )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     profile_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"))
     # Unique: one post per container, whatever the number of concurrent publishes.
@@ -558,6 +566,46 @@ class ThreadsPost(Base):
     parent_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     deleted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The top-level post of a reply's conversation (NULL on top-level posts): one indexed query reads a
+    # whole conversation.
+    root_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    hide_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # HIDDEN | UNHUSHED
+    quote_post_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    repost_of_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # a REPOST_FACADE's original
+    ghost_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Set by the ghost-expiry job: the post has left listings and reads ghost_post_status ARCHIVED.
+    ghost_archived_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ThreadsFollow(Base):
+    """``follower_id`` follows ``followed_id`` (reply_control's accounts_you_follow / followers_only)."""
+
+    __tablename__ = "threads_follows"
+    __table_args__ = (Index("ix_threads_follows_followed_id", "followed_id"),)
+    follower_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"), primary_key=True)
+    followed_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"), primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThreadsPollVote(Base):
+    """One visitor's vote on a post's poll: the primary key makes a second vote impossible."""
+
+    __tablename__ = "threads_poll_votes"
+    post_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    visitor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    option: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThreadsPageView(Base):
+    """A permalink page view, at most one per visitor, post and hour (the ``views`` insight)."""
+
+    __tablename__ = "threads_page_views"
+    __table_args__ = (Index("ix_threads_page_views_profile_id_hour", "profile_id", "hour"),)
+    post_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    visitor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    profile_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class ThreadsQuotaEvent(Base):
@@ -569,6 +617,71 @@ class ThreadsQuotaEvent(Base):
     profile_id: Mapped[int] = mapped_column(BigInteger)
     bucket: Mapped[str] = mapped_column(String(8))  # post | reply | delete
     at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThreadsWebhookSubscription(Base):
+    """An app's callback URL for the ``replies``/``mentions`` fields (verified when created)."""
+
+    __tablename__ = "threads_webhook_subscriptions"
+    __table_args__ = (UniqueConstraint("app_id", "callback_url"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    app_id: Mapped[int] = mapped_column(ForeignKey("threads_apps.id"))
+    callback_url: Mapped[str] = mapped_column(String(2048))
+    verify_token_encrypted: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThreadsWebhookDelivery(Base):
+    """One notification to one subscription: the delivery log operators read."""
+
+    __tablename__ = "threads_webhook_deliveries"
+    __table_args__ = (Index("ix_threads_webhook_deliveries_app_id_id", "app_id", "id"),)
+    id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(BigInteger)
+    app_id: Mapped[int] = mapped_column(BigInteger)
+    field: Mapped[str] = mapped_column(String(16))  # replies | mentions
+    media_id: Mapped[int] = mapped_column(BigInteger)
+    target_id: Mapped[int] = mapped_column(BigInteger)  # the install user the event is about
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The exact bytes signed and sent, fixed at the first attempt so every retry carries the same body.
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ThreadsUpstreamLink(Base):
+    """A profile mirrored to an account on an upstream Threads server (graph.threads.net or ours)."""
+
+    __tablename__ = "threads_upstream_links"
+    profile_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"), primary_key=True)
+    base_url: Mapped[str] = mapped_column(String(2048))
+    user_id: Mapped[str] = mapped_column(String(64))
+    token_encrypted: Mapped[str] = mapped_column(Text)
+    token_expires_at: Mapped[int] = mapped_column(BigInteger)
+    token_refreshed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThreadsMirror(Base):
+    """The upstream copy of one local post; upstream ids are recorded before the step that uses them."""
+
+    __tablename__ = "threads_mirrors"
+    post_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    profile_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending | published | failed | deleted
+    upstream_container_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    upstream_children: Mapped[list[str]] = mapped_column(JSON, default=list)
+    upstream_media_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class JobRecord(Base):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from threadline.auth.keys import mint_key, revoke_keys
+from threadline.auth.keys import live_keys, mint_key, revoke_keys
 from threadline.context import AppContext
 from threadline.kit.errors import not_found
 from threadline.kit.pagination import PageParams, keyset_page
 from threadline.operator.listing import to_page
 from threadline.operator.orgs import get_org
 from threadline.operator.schemas import Page
-from threadline.store.models import ApiKey, ToolCall, ToolPlan
+from threadline.store.models import ToolCall, ToolPlan
 from threadline.tools import accounts, quota
 from threadline.tools import repository as repo
 from threadline.tools.schemas import (
@@ -43,10 +41,7 @@ def list_tool_keys(ctx: AppContext, org_id: str) -> list[tuple[str, str, int]]:
     """(id, label, created_at) of the org's live tool keys, for the CLI."""
     with ctx.db.read() as s:
         get_org(s, org_id)
-        rows = s.execute(
-            select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.kind == "tool", ApiKey.revoked_at.is_(None))
-        ).scalars()
-        return [(r.id, r.label, r.created_at) for r in rows]
+        return [(r.id, r.label, r.created_at) for r in live_keys(s, kind="tool", org_id=org_id)]
 
 
 def set_plan(ctx: AppContext, org_id: str, tier: str) -> ToolPlanOut:

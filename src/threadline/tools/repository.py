@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from threadline.advertiser.repository import org_ad_accounts
 from threadline.store.models import AdAccount, ToolAccount, ToolCall
 
 
@@ -28,11 +29,7 @@ def account(session: Session, org_id: str, platform: str, account_id: str) -> To
 
 
 def ad_accounts(session: Session, org_id: str) -> list[AdAccount]:
-    return list(
-        session.execute(select(AdAccount).where(AdAccount.org_id == org_id).order_by(AdAccount.created_at))
-        .scalars()
-        .all()
-    )
+    return org_ad_accounts(session, org_id)
 
 
 def set_active(session: Session, org_id: str, platform: str, account_ids: Sequence[str]) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from threadline.kit.jobs.registry import Job
+from threadline.kit.pagination import Page, PageParams, keyset_page
 from threadline.store.models import JobRecord
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
@@ -268,3 +269,8 @@ def get(session: Session, job_id: int) -> JobRecord | None:
 def by_state(state: str | None) -> Any:
     stmt = select(JobRecord)
     return stmt if state is None else stmt.where(JobRecord.state == state)
+
+
+def page_by_state(session: Session, state: str | None, params: PageParams) -> Page[JobRecord]:
+    """One keyset page of the jobs in ``state`` (all when None), for the operator's listing."""
+    return keyset_page(session, by_state(state), seq=JobRecord.id, id_=JobRecord.id, params=params)
