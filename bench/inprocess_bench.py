@@ -92,9 +92,20 @@ async def _measure(call: Call, n: int, expect: int) -> float:
     return (time.process_time() - start) / (n // CONCURRENCY * CONCURRENCY) * 1e6
 
 
+# Shaped like the real Graph/tools/MCP/dashboard surfaces but under prefixes no real surface
+# uses: the real ones (/v1.0/, /app/, ...) are mounted now, and a second surface on the same
+# prefix is refused by the surface table.
+_SYNTHETIC = {
+    "graph": "/bench-graph/v1.0/",
+    "tools": "/bench-tools/api/v1/tools/",
+    "mcp": "/bench-mcp/",
+    "dashboard": "/bench-app/",
+}
+
+
 def _add_synthetic_surfaces(app: FastAPI) -> int:
     """Four more surfaces shaped like the coming ones, mounted the way the running code mounts routes."""
-    names = {"graph": "/v1.0/", "tools": "/api/v1/tools/", "mcp": "/mcp/", "dashboard": "/app/"}
+    names = _SYNTHETIC
     routers = []
     for name, prefix in names.items():
         router = APIRouter()
@@ -132,12 +143,7 @@ def _routing_cost(app: FastAPI) -> dict[str, float]:
 
     extra_routes = []
     synthetic = []
-    for name, prefix in {
-        "graph": "/v1.0/",
-        "tools": "/api/v1/tools/",
-        "mcp": "/mcp/",
-        "dashboard": "/app/",
-    }.items():
+    for name, prefix in _SYNTHETIC.items():
         router = APIRouter()
         for i in range(12):
 

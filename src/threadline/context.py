@@ -29,6 +29,7 @@ from threadline.kit.clock import Clock
 from threadline.kit.idempotency import IdempotencyStore
 from threadline.kit.jobs import JobRegistry, JobWorker
 from threadline.kit.ratelimit import RateLimiter
+from threadline.kit.single_flight import SingleFlight
 from threadline.media.storage import MediaStorage, make_storage
 from threadline.store.db import Database
 
@@ -119,6 +120,7 @@ class AppContext:
     # Caches: the stored admin-token hash, rate-limit items per policy.
     admin_token_hash: str | None = None
     ad_account_cache: dict[str, tuple[float, bytes]] = field(default_factory=dict)
+    ad_account_loads: SingleFlight[bytes] = field(default_factory=SingleFlight)
     rate_items: dict[Any, Any] = field(default_factory=dict)
     # Recent tool quotas per org (tools/quota.py: status): (read at, quota).
     tool_quotas: dict[str, Any] = field(default_factory=dict)

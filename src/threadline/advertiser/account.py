@@ -58,7 +58,7 @@ async def get_ad_account(request: Request) -> Response:
     if hit is not None and hit[0] > now:
         body = hit[1]
     else:
-        body = await anyio.to_thread.run_sync(_load, ctx, org_id)
+        body = await ctx.ad_account_loads.run(org_id, lambda: anyio.to_thread.run_sync(_load, ctx, org_id))
         cache[org_id] = (now + CACHE_SECONDS, body)
     return Response(body, media_type="application/json")
 

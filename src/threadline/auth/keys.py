@@ -13,6 +13,7 @@ from threadline.kit.clock import Clock
 from threadline.kit.errors import ApiError
 from threadline.kit.ids import new_id
 from threadline.kit.secrets import generate_key, hash_key
+from threadline.kit.single_flight import SingleFlight
 from threadline.store.db import Database
 from threadline.store.models import ApiKey, Org
 
@@ -117,6 +118,7 @@ class KeyCache:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, object]] = {}
+        self.loads: SingleFlight[object] = SingleFlight()
 
     def get(self, key_hash: str, now_mono: float) -> tuple[bool, object]:
         entry = self._entries.get(key_hash)
@@ -144,6 +146,11 @@ def authenticate(
     hit, cached = cache.get(digest, mono)
     if hit:
         return _usable(cached, kind, clock)
+    return _usable(_load(db, cache, clock, plain, digest, mono), kind, clock)
+
+
+def _load(db: Database, cache: KeyCache, clock: Clock, plain: str, digest: str, mono: float) -> object:
+    """Query the key, cache what was found (a principal, or None for unknown/unusable), return it."""
     principal = None
     with db.read() as session:
         found = lookup(session, plain)
@@ -160,7 +167,7 @@ def authenticate(
                 expires_at=key.expires_at,
             )
     cache.put(digest, principal, mono)
-    return _usable(principal, kind, clock)
+    return principal
 
 
 def _usable(principal: object, kind: str, clock: Clock) -> KeyPrincipal | None:
@@ -200,4 +207,8 @@ async def resolve_key(
     hit, cached = cache.get(digest, clock.monotonic())
     if hit:  # the hot path: no thread hop, no second cache read
         return _usable(cached, kind, clock)
-    return await anyio.to_thread.run_sync(authenticate, db, cache, clock, token, kind, digest)
+    mono = clock.monotonic()
+    principal = await cache.loads.run(
+        digest, lambda: anyio.to_thread.run_sync(_load, db, cache, clock, token, digest, mono)
+    )
+    return _usable(principal, kind, clock)
