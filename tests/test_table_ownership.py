@@ -52,6 +52,10 @@ OWNER = {
     "ThreadsContainer": "publishing",
     "ThreadsPost": "publishing",
     "ThreadsQuotaEvent": "publishing",
+    "ThreadsWebhookSubscription": "publishing",
+    "ThreadsWebhookDelivery": "publishing",
+    "ThreadsUpstreamLink": "publishing",
+    "ThreadsMirror": "publishing",
 }
 
 # (module path under threadline/, model): why it is still queried there.
