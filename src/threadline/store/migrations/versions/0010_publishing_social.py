@@ -1,7 +1,7 @@
 """publishing social: conversation columns on threads_posts, follows, poll votes, page views
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
