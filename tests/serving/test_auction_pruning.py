@@ -91,7 +91,7 @@ def _exhaustive(snap: Snapshot, req: AuctionRequest) -> tuple[list[tuple[str, in
         best, key = None, (0, 0)
         for ad in snap.groups[group_id]:
             if not eligible(ad):
-                spent |= ad.ad_format in req.formats and ad.campaign.remaining() <= 0
+                spent |= ad.ad_format in req.formats and ad.campaign.out_of_budget(req.now)
             elif best is None or (ecpm_micros(ad), -ad.impressions) > key:
                 best, key = ad, (ecpm_micros(ad), -ad.impressions)
         if best is not None:

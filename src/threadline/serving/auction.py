@@ -184,7 +184,8 @@ def _best_ad(entries: Sequence[AdEntry], request: AuctionRequest) -> tuple[AdEnt
     campaign = first.campaign
     formats = request.formats
     if first.max_bid_micros <= 0 or not campaign.targets(request.country) or not campaign.live(request.now):
-        return None, campaign.remaining() <= 0 and any(ad.ad_format in formats for ad in entries)
+        spent = campaign.out_of_budget(request.now) and any(ad.ad_format in formats for ad in entries)
+        return None, spent
     best: AdEntry | None = None
     best_key: tuple[int, int] = (0, 0)
     for ad in entries:

@@ -65,6 +65,10 @@ class CampaignState:
             return False
         return self.remaining() > 0
 
+    def out_of_budget(self, now: float) -> bool:
+        """Spent, or sitting out because a reservation just failed for want of budget or pacing room."""
+        return self.remaining() <= 0 or (self.blocked_until is not None and now < self.blocked_until)
+
     def targets(self, country: str) -> bool:
         return not self.countries or country in self.countries
 
