@@ -230,7 +230,9 @@ def build_router() -> APIRouter:
         return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
 
     @router.get(
-        "/t/v/{token}", status_code=204, responses={204: {"description": "Counted"}, **serving_errors(404, 503)}
+        "/t/v/{token}",
+        status_code=204,
+        responses={204: {"description": "Counted"}, **serving_errors(404, 503)},
     )
     async def view(token: str, request: Request) -> Response:
         await tracking.view(ctx_of(request), token)
