@@ -130,7 +130,17 @@ def run_wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(script)
     try:
-        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", fh.name, url, "--", str(delay_ms)]
+        cmd = [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "-s",
+            fh.name,
+            url,
+            "--",
+            str(delay_ms),
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     finally:
         os.unlink(fh.name)

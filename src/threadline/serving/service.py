@@ -23,7 +23,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from threadline.context import AppContext
-from threadline.insights.rollups import bump
+from threadline.insights.rollups import RollupDelta, bump_many
 from threadline.kit.batch_writer import BatchWriter, Write, call_each
 from threadline.kit.errors import ApiError
 from threadline.kit.ids import new_id
@@ -96,7 +96,7 @@ class ServingEngine:
         settings = ctx.settings
         self.writes: BatchWriter[Write] = BatchWriter(
             ctx.db,
-            call_each,
+            write_batch,
             max_rows=settings.serving_batch_max_rows,
             max_wait_ms=settings.serving_batch_max_wait_ms,
             on_failure=unavailable,
@@ -166,6 +166,7 @@ class ServingEngine:
             return plan.decided
         with self.ctx.db.write() as s:
             written = self.write(plan, s)
+            flush_rows(s)
         return self.settle(written)
 
     async def commit(self, plan: Plan) -> Decision:
@@ -217,40 +218,42 @@ class ServingEngine:
         ad = priced.bid.ad
         bid_id = new_id()
         click_price = priced.click_price_micros() if ad.campaign.pricing_model == "cpc" else 0
-        s.execute(
-            insert(impressions).values(
-                id=new_id(),
-                bid_id=bid_id,
-                org_id=ad.campaign.org_id,
-                campaign_id=ad.campaign.id,
-                ad_group_id=ad.ad_group_id,
-                ad_id=ad.ad_id,
-                publisher_id=req.publisher.id,
-                supply=req.publisher.supply,
-                country=req.country,
-                chat_id=req.chat_id,
-                user_id=req.user_id,
-                ad_format=ad.ad_format,
-                pricing_model=ad.campaign.pricing_model,
-                price_micros=priced.price_micros,
-                charged_micros=charge,
-                click_price_micros=click_price,
-                production=not req.sandbox,
-                created_at=now,
-            )
+        rows = _pending(s)
+        rows.impressions.append(
+            {
+                "id": new_id(),
+                "bid_id": bid_id,
+                "org_id": ad.campaign.org_id,
+                "campaign_id": ad.campaign.id,
+                "ad_group_id": ad.ad_group_id,
+                "ad_id": ad.ad_id,
+                "publisher_id": req.publisher.id,
+                "supply": req.publisher.supply,
+                "country": req.country,
+                "chat_id": req.chat_id,
+                "user_id": req.user_id,
+                "ad_format": ad.ad_format,
+                "pricing_model": ad.campaign.pricing_model,
+                "price_micros": priced.price_micros,
+                "charged_micros": charge,
+                "click_price_micros": click_price,
+                "production": not req.sandbox,
+                "created_at": now,
+            }
         )
         if not req.sandbox:
-            bump(
-                s,
-                org_id=ad.campaign.org_id,
-                campaign_id=ad.campaign.id,
-                ad_group_id=ad.ad_group_id,
-                ad_id=ad.ad_id,
-                ts=now,
-                supply=req.publisher.supply,
-                country=req.country,
-                impressions=1,
-                spend_micros=charge,
+            rows.deltas.append(
+                RollupDelta(
+                    org_id=ad.campaign.org_id,
+                    campaign_id=ad.campaign.id,
+                    ad_group_id=ad.ad_group_id,
+                    ad_id=ad.ad_id,
+                    ts=now,
+                    supply=req.publisher.supply,
+                    country=req.country,
+                    impressions=1,
+                    spend_micros=charge,
+                )
             )
         return Served(bid_id, ad, priced.price_micros, priced.bid.relevance)
 
@@ -260,6 +263,41 @@ class ServingEngine:
     def stop(self) -> None:
         self.writes.stop()  # flushes what is queued: those requests are still waiting for their answer
         self.index.stop()
+
+
+# -- the batch's rows: impressions and their rollup increments, written once per batch ---------------
+
+
+@dataclass
+class _Rows:
+    impressions: list[dict[str, Any]] = field(default_factory=list)
+    deltas: list[RollupDelta] = field(default_factory=list)
+
+
+_ROWS = "serving_rows"
+
+
+def _pending(s: Session) -> _Rows:
+    rows: _Rows = s.info.setdefault(_ROWS, _Rows())
+    return rows
+
+
+def flush_rows(s: Session) -> None:
+    """One multi-row INSERT of the batch's impressions and one upsert per rollup bucket, before COMMIT.
+    (Only the budget reservations must run one by one, in order; nothing in a batch reads these rows.)"""
+    rows: _Rows | None = s.info.pop(_ROWS, None)
+    if rows is None:
+        return
+    if rows.impressions:
+        s.execute(insert(impressions), rows.impressions)
+    bump_many(s, rows.deltas)
+
+
+def write_batch(s: Session, writes: Sequence[Write]) -> list[Any]:
+    """The serving writer's batch handler: every write in order, then the batch's rows."""
+    outcomes = call_each(s, writes)
+    flush_rows(s)
+    return outcomes
 
 
 # -- rendering helpers shared by both request shapes ------------------------------------------------
