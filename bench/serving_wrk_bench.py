@@ -176,11 +176,18 @@ def at_rate(url: str, script: str, target: float, seconds: float, connections: i
     return final
 
 
+def _rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def decision_p99(settings: Settings, rng: random.Random, n: int = 3000) -> tuple[float, float]:
     app = create_app(settings)
     ctx = app.state.ctx
     engine = ctx.serving
-    engine.index.snapshot()
+    rss, t0 = _rss_mb(), time.perf_counter()
+    snap = engine.index.snapshot()
+    report("index build", ads=len(snap.ads), groups=len(snap.groups),
+           build_ms=round((time.perf_counter() - t0) * 1000, 1), rss_growth_mb=round(_rss_mb() - rss, 1))  # fmt: skip
     with ctx.db.read() as s:
         pid = s.execute(Publisher.__table__.select()).mappings().first()["id"]  # type: ignore[index]
     publisher = engine.index.publisher(pid)
@@ -210,6 +217,7 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=4.0)
     ap.add_argument("--redis-url", default=os.environ.get("THREADLINE_BENCH_REDIS_URL", ""))
     ap.add_argument("--skip-bare", action="store_true")
+    ap.add_argument("--decision-only", action="store_true", help="only the in-process decision figures")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required: apt-get install -y wrk")
@@ -230,6 +238,8 @@ def main() -> None:
         key = seed(settings, args.campaigns, 10, rng)
         p50, p99 = decision_p99(settings, rng)
         report("in-process decision", ads=args.campaigns * 10, p50_ms=round(p50, 3), p99_ms=round(p99, 3))
+        if args.decision_only:
+            return
         server_env = {**env}
         if args.redis_url:
             server_env["THREADLINE_REDIS_URL"] = args.redis_url
