@@ -35,7 +35,7 @@ from threadline.store.db import Database
 
 if TYPE_CHECKING:
     from threadline.events.service import PendingEvent
-    from threadline.events.writer import BatchWriter
+    from threadline.kit.batch_writer import BatchWriter
     from threadline.serving.service import ServingEngine
 
 log = logging.getLogger("threadline")
@@ -176,7 +176,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     from threadline.auth.authenticator import build_authenticator
     from threadline.background import make_worker, register_job_handlers
     from threadline.events import service as events_service
-    from threadline.events.writer import BatchWriter
+    from threadline.kit.batch_writer import BatchWriter
     from threadline.operator.admin_token import AdminTokenBootstrap, check_admin_token
     from threadline.publishing import repository as publishing_repository
     from threadline.serving.service import ServingEngine
@@ -211,6 +211,8 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
         events_service.store_batch,
         max_rows=settings.events_batch_max_rows,
         max_wait_ms=settings.events_batch_max_wait_ms,
+        on_failure=events_service.store_failed,
+        name="threadline-event-writer",
     )
     ctx.serving = ServingEngine(ctx)
     if settings.matcher == "semantic":

@@ -180,7 +180,7 @@ def test_two_processes_never_overspend(servers: tuple[list[ServerProcess], str])
     # the cpc one turned clicks away for free once it ran out.
     assert CPM_BUDGET - spent[cpm_id] < CPM_MAX_BID // 1000
     assert spent[cpm_id] >= charged[cpm_id].impressions * (FLOOR_CPM // 1000)
-    assert load.outcomes["cpm:budget_exhausted"] + load.outcomes["cpm:no_match"] > 0
+    assert load.outcomes["cpm:budget_exhausted"] + load.outcomes["cpm:no_match"] > 0, load.outcomes
     paid, free = _paid_and_free_clicks(url, cpc_id)
     assert paid > 0
     assert free > 0

@@ -21,7 +21,7 @@ from tests.events.helpers import EventOrg, conversion_row
 from tests.events.test_conversion import conv
 from tests.factories import ctx_of
 from threadline.events import repository, service
-from threadline.events.writer import BatchWriter
+from threadline.kit.batch_writer import BatchWriter
 from threadline.store.db import Database
 from threadline.store.models import Conversion, InsightsHourly
 

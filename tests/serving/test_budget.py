@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.factories import ctx_of
-from tests.serving.helpers import bid_body, engine, live_campaign, make_publisher
+from tests.serving.helpers import bid_body, engine, legacy_body, live_campaign, make_publisher
 from threadline.app import create_app
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
@@ -149,3 +149,22 @@ def test_pacing_tracks_the_daily_target_and_never_exceeds_the_cap(
         spent_before = spent_total
     assert spent_before <= budget
     assert spent_before >= 0.9 * budget
+
+
+def test_frequency_caps_hold_across_processes(
+    app: FastAPI, client: TestClient, clock: MovableClock, second_process: TestClient
+) -> None:
+    """One chat whose turns alternate between two servers: the turn counter and the last ad turn live in
+    the store, so the legacy rules (first ad at turn 1, then every 3 turns) hold as if one server."""
+    live_campaign(client, app, clock)
+    second_process.app.state.ctx.serving.index.refresh_now()  # type: ignore[attr-defined]
+    pub = make_publisher(app)
+    statuses = []
+    for turn in range(10):
+        c = client if turn % 2 else second_process
+        body = legacy_body(chatId="shared-chat", conversationOffset=1, adFrequencyLimit=3)
+        r = c.post("/developer/serve-ad/", json=body, headers=pub.legacy_headers)
+        assert r.status_code == 200, r.text
+        statuses.append(r.json()["adStatus"])
+    served_turns = [t for t, s in enumerate(statuses) if s == "served"]
+    assert served_turns == [1, 4, 7]

@@ -239,6 +239,18 @@ def conversion_event(
 # ---- the writer's side: one transaction for a whole batch ----
 
 
+def store_failed() -> ApiError:
+    """The answer to an event the writer could not store (the store is down): retry later."""
+    err = ApiError(
+        503,
+        "service_unavailable",
+        "The event could not be stored. Retry later.",
+        headers={"Retry-After": "1"},
+    )
+    err.type = "api_error"
+    return err
+
+
 def store_batch(session: Session, batch: Sequence[PendingEvent]) -> list[Outcome]:
     """Insert a batch; each event gets ``ok``, ``duplicate`` or click_not_found. The caller commits."""
     outcomes: list[Outcome] = ["duplicate"] * len(batch)

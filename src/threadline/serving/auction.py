@@ -2,34 +2,31 @@
 
 `Bidder` is the seam for demand: `LocalBidder` bids with this server's campaigns from the in-memory
 index; an external DSP would be another Bidder returning `Bid`s (its own `AdEntry` rendering).
+
+The ranking is bounded to the best ``MAX_RANKED`` bids (the service charges down it until a campaign can
+pay; more than a few fall-backs are never needed, and a campaign that fails to pay sits out at once). So
+LocalBidder does not price every matching group: it visits groups in order of their best possible score
+(relevance x the group's eCPM bound) and stops once the bids that can no longer be overtaken cover the
+top ``MAX_RANKED`` and the runner-up each of them is priced against. The ranking, prices and reasons are
+exactly those of pricing every group.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from threadline.serving.index import AdEntry, ServingIndex, Snapshot
+from threadline.serving.index import AdEntry, Snapshot
+from threadline.serving.pricing import ecpm_micros
 from threadline.serving.relevance import Conversation
 
-PRIOR_CTR = 0.01  # predicted CTR of an ad with no history
-PRIOR_IMPRESSIONS = 200  # how many impressions of evidence the prior is worth
+MAX_RANKED = 16
 BID_INCREMENT_MICROS = 10_000  # $0.01 CPM: how much "just enough to beat the runner-up" is
 HINTLESS_RELEVANCE = 0.3  # an ad group without hints matches any conversation this much
 SANDBOX_FALLBACK_RELEVANCE = 0.01  # sandbox: an eligible ad that matched nothing still ranks
-
-
-def predicted_ctr(clicks: int, impressions: int) -> float:
-    return (clicks + PRIOR_CTR * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
-
-
-def ecpm_micros(ad: AdEntry) -> int:
-    """What the ad is worth per 1000 impressions, in micros."""
-    if ad.campaign.pricing_model == "cpc":
-        return int(ad.max_bid_micros * predicted_ctr(ad.clicks, ad.impressions) * 1000)
-    return ad.max_bid_micros
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,9 @@ class Bid:
 class BidSet:
     bids: list[Bid]
     reason: str | None = None  # why there is no bid: no_eligible_ads | no_match | budget_exhausted
+    # False: the bidder left out bids that rank below all of these and below the runner-up of each of
+    # its best MAX_RANKED; the auction ranks no further than it can price.
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,14 @@ class Bidder(Protocol):
     def collect(self, request: AuctionRequest) -> BidSet: ...
 
 
+class Snapshots(Protocol):
+    def snapshot(self) -> Snapshot: ...
+
+
 class LocalBidder:
     """Bids with this server's campaigns: one bid per matching ad group (its best ad)."""
 
-    def __init__(self, index: ServingIndex) -> None:
+    def __init__(self, index: Snapshots) -> None:
         self.index = index
 
     def collect(self, request: AuctionRequest) -> BidSet:
@@ -94,26 +98,72 @@ class LocalBidder:
         matched = snap.hints.score(request.conversation)
         for group_id in snap.hintless_groups:
             matched[group_id] = HINTLESS_RELEVANCE
+        floor = 0 if request.sandbox else request.floor_micros
+        threshold = request.threshold
+        bounds = snap.bounds
+        # (-best possible score, group, relevance) of the groups that could bid at or above the floor, as
+        # a heap: only the few best are ever popped. The others can only decide the no-bid reason.
+        candidates: list[tuple[float, str, float]] = []
+        rest: list[tuple[str, float]] = []
+        for group_id, relevance in matched.items():
+            if relevance < threshold and not request.sandbox:
+                continue
+            bound = bounds.get(group_id, 0)
+            if bound >= floor:
+                candidates.append((-relevance * bound, group_id, relevance))
+            else:
+                rest.append((group_id, relevance))
+        heapq.heapify(candidates)
         bids: list[Bid] = []
         saw_eligible = False
         saw_spent = False
-        for group_id, relevance in matched.items():
-            if relevance < request.threshold and not request.sandbox:
-                continue
-            best, spent = _best_ad(snap.groups.get(group_id, ()), request)
+        complete = True
+        groups = snap.groups
+        while candidates:
+            if len(bids) > MAX_RANKED and _settled(bids, -candidates[0][0]):
+                complete = False
+                break
+            _, group_id, relevance = heapq.heappop(candidates)
+            best, spent = _best_ad(groups.get(group_id, ()), request)
             saw_spent |= spent
             if best is not None:
                 saw_eligible = True
-                bids.append(Bid(best, ecpm_micros(best), relevance))
-        if not bids and request.sandbox:
-            bids = _sandbox_fallback(snap, request)
+                ecpm = ecpm_micros(best)
+                if ecpm >= floor:
+                    bids.append(Bid(best, ecpm, relevance))
+        if not bids:
+            for group_id, _ in rest:
+                best, spent = _best_ad(groups.get(group_id, ()), request)
+                saw_spent |= spent
+                saw_eligible |= best is not None
         if bids:
-            return BidSet(bids)
-        if saw_spent and not saw_eligible:
+            return BidSet(bids, complete=complete)
+        if saw_eligible:
+            return BidSet([], "below_floor")
+        if request.sandbox:
+            fallback = _sandbox_fallback(snap, request)
+            if fallback:
+                return BidSet(fallback)
+        if saw_spent:
             return BidSet([], "budget_exhausted")
         if not matched or not any(r >= request.threshold for r in matched.values()):
             return BidSet([], "no_match" if _any_servable(snap, request) else "no_eligible_ads")
         return BidSet([], "no_eligible_ads")
+
+
+def _rank_key(bid: Bid) -> tuple[float, int, str]:
+    return (-bid.score, -bid.ecpm_micros, bid.ad.ad_id)
+
+
+def _settled(bids: list[Bid], next_bound: float) -> bool:
+    """Whether the bids no unvisited group can overtake (score above ``next_bound``) fix the top
+    MAX_RANKED and their runners-up: the runner-up of bid k is the next bid of another campaign, and if
+    the one below the MAX_RANKED-th is of another campaign, every bid above it has its runner-up too."""
+    above = sorted((b for b in bids if b.score > next_bound), key=_rank_key)
+    if len(above) <= MAX_RANKED:
+        return False
+    last = above[MAX_RANKED - 1].ad.campaign.id
+    return any(b.ad.campaign.id != last for b in above[MAX_RANKED:])
 
 
 def _eligible(ad: AdEntry, request: AuctionRequest) -> bool:
@@ -126,18 +176,25 @@ def _eligible(ad: AdEntry, request: AuctionRequest) -> bool:
 
 
 def _best_ad(entries: Sequence[AdEntry], request: AuctionRequest) -> tuple[AdEntry | None, bool]:
-    """The group's ad with the highest eCPM (ties: the one served least, so ads rotate)."""
+    """The group's ad with the highest eCPM (ties: the one served least, so ads rotate), and whether
+    the group sat out for want of budget. A group's ads share its campaign and its bid."""
+    if not entries:
+        return None, False
+    first = entries[0]
+    campaign = first.campaign
+    formats = request.formats
+    if first.max_bid_micros <= 0 or not campaign.targets(request.country) or not campaign.live(request.now):
+        spent = campaign.out_of_budget(request.now) and any(ad.ad_format in formats for ad in entries)
+        return None, spent
     best: AdEntry | None = None
     best_key: tuple[int, int] = (0, 0)
-    spent = False
     for ad in entries:
-        if not _eligible(ad, request):
-            spent |= ad.ad_format in request.formats and ad.campaign.remaining() <= 0
+        if ad.ad_format not in formats:
             continue
         key = (ecpm_micros(ad), -ad.impressions)
         if best is None or key > best_key:
             best, best_key = ad, key
-    return best, spent
+    return best, False
 
 
 def _sandbox_fallback(snap: Snapshot, request: AuctionRequest) -> list[Bid]:
@@ -153,7 +210,8 @@ def _any_servable(snap: Snapshot, request: AuctionRequest) -> bool:
 
 
 def run_auction(bid_sets: Sequence[BidSet], request: AuctionRequest) -> Outcome:
-    """Rank all bidders' bids and price each as if every bid above it had failed to reserve budget."""
+    """Rank all bidders' bids (the best MAX_RANKED) and price each as if every bid above it had failed
+    to reserve budget."""
     bids = [b for s in bid_sets for b in s.bids]
     if not bids:
         reasons = [s.reason for s in bid_sets if s.reason]
@@ -163,10 +221,13 @@ def run_auction(bid_sets: Sequence[BidSet], request: AuctionRequest) -> Outcome:
         bids = [b for b in bids if b.ecpm_micros >= floor]
         if not bids:
             return Outcome([], "below_floor")
-    bids.sort(key=lambda b: (-b.score, -b.ecpm_micros, b.ad.ad_id))
+    complete = all(s.complete for s in bid_sets)
+    bids.sort(key=_rank_key)
     ranked = []
-    for i, bid in enumerate(bids):
+    for i, bid in enumerate(bids[:MAX_RANKED]):
         runner = next((r for r in bids[i + 1 :] if r.ad.campaign.id != bid.ad.campaign.id), None)
+        if runner is None and not complete:
+            break  # its runner-up was left out: not priced, so not ranked
         price = floor
         if runner is not None and bid.relevance > 0:
             price = max(floor, math.ceil(runner.score / bid.relevance) + BID_INCREMENT_MICROS)

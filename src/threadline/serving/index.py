@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from threadline.advertiser import repository as advertiser_repository
 from threadline.insights import repository as insights_repository
 from threadline.kit.clock import Clock
 from threadline.operator import repository as operator_repository
+from threadline.serving.pricing import ecpm_micros
 from threadline.serving.relevance import HintIndex, HintScorer, hint_scorer_factory
 from threadline.serving.tables import serving_state
 from threadline.store.db import Database
@@ -63,6 +65,10 @@ class CampaignState:
             return False
         return self.remaining() > 0
 
+    def out_of_budget(self, now: float) -> bool:
+        """Spent, or sitting out because a reservation just failed for want of budget or pacing room."""
+        return self.remaining() <= 0 or (self.blocked_until is not None and now < self.blocked_until)
+
     def targets(self, country: str) -> bool:
         return not self.countries or country in self.countries
 
@@ -95,6 +101,10 @@ class Snapshot:
     hints: HintScorer = field(default_factory=HintIndex)
     hintless_groups: tuple[str, ...] = ()
     ads: dict[str, AdEntry] = field(default_factory=dict)
+    # group -> the highest eCPM any of its ads can bid now: an upper bound the auction prunes by. Serving
+    # only lowers eCPMs (an impression lowers a cpc ad's predicted CTR); a CTR reload raises the bound
+    # before the new figures land (_load_ctr).
+    bounds: dict[str, int] = field(default_factory=dict)
     # format -> countries some ad of that format targets ("*" = an untargeted campaign)
     reach: dict[str, set[str]] = field(default_factory=dict)
 
@@ -220,7 +230,7 @@ class ServingIndex:
         mono = self.clock.monotonic()
         if mono - self._ctr_refreshed >= CTR_REFRESH_SECONDS:
             self._ctr_refreshed = mono
-            self._load_ctr(snap.ads)
+            self._load_ctr(snap)
 
     def start(self) -> None:
         """Start the refresher (a start-up hook: the owner's stop() ends it; a stopped index stays stopped)."""
@@ -291,19 +301,35 @@ class ServingIndex:
                 hintless.append(group_id)
         snap.hints.build()
         snap.hintless_groups = tuple(hintless)
-        self._load_ctr(snap.ads)
+        _set_bounds(snap, snap.groups)
+        self._load_ctr(snap)
         return snap
 
-    def _load_ctr(self, ads: dict[str, AdEntry]) -> None:
+    def _load_ctr(self, snap: Snapshot) -> None:
+        ads = snap.ads
         if not ads:
             return
         with self.db.read() as s:
             totals = insights_repository.ad_totals(s, _bounded(ads))
+        changed: dict[str, list[AdEntry]] = {}
         for ad_id, (imps, clicks) in totals.items():
             entry = ads.get(ad_id)
-            if entry is not None:
-                entry.impressions = imps
-                entry.clicks = clicks
+            if entry is not None and (entry.impressions, entry.clicks) != (imps, clicks):
+                new = replace(entry, impressions=imps, clicks=clicks)
+                changed.setdefault(entry.ad_group_id, []).append(new)
+        for group_id, news in changed.items():  # raise first: a request in between still sees a bound
+            snap.bounds[group_id] = max(snap.bounds.get(group_id, 0), *(ecpm_micros(n) for n in news))
+        for news in changed.values():
+            for new in news:
+                entry = ads[new.ad_id]
+                entry.impressions = new.impressions
+                entry.clicks = new.clicks
+        _set_bounds(snap, changed)
+
+
+def _set_bounds(snap: Snapshot, group_ids: Iterable[str]) -> None:
+    for group_id in group_ids:
+        snap.bounds[group_id] = max((ecpm_micros(a) for a in snap.groups.get(group_id, ())), default=0)
 
 
 def _bounded(ads: dict[str, AdEntry]) -> list[str]:

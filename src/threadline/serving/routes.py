@@ -1,13 +1,14 @@
 """Serving routes: the current bid request, the legacy serve-ad, and tracking (click, view, poll).
 
 The two ad routes read the raw body themselves so the checks run in the documented order
-(key → origin → rate → body → headers, see admission.py), then run the decision in the thread pool.
+(key → origin → rate → body → headers, see admission.py), then run the in-memory decision in the thread
+pool and await its write from the serving batch writer; tracking writes go through the same writer.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -21,7 +22,7 @@ from threadline.gate import authenticate_key, surface_of
 from threadline.kit.errors import ApiError
 from threadline.routing import mount
 from threadline.serving import tracking
-from threadline.serving.admission import admit, parse, user_country, with_headers
+from threadline.serving.admission import Caller, admit, parse, user_country, with_headers
 from threadline.serving.frequency import FrequencyRule
 from threadline.serving.presenters import (
     GIF_1X1,
@@ -41,7 +42,7 @@ from threadline.serving.schemas import (
     VoteBody,
     serving_errors,
 )
-from threadline.serving.service import ServeRequest
+from threadline.serving.service import Decision, Plan, ServeRequest
 from threadline.surfaces import SERVING
 
 
@@ -50,16 +51,24 @@ def ctx_of(request: Request) -> AppContext:
     return ctx
 
 
-async def _run(func: Callable[..., Response], *args: Any) -> Response:
-    return await anyio.to_thread.run_sync(func, *args)
-
-
 # -- POST /api/v1/ssp/bid-request -------------------------------------------------------------------
 
 
-def _bid_request(
-    ctx: AppContext, request: Request, raw: bytes, principal: KeyPrincipal, t0: float
-) -> Response:
+@dataclass(frozen=True)
+class _Planned:
+    caller: Caller
+    plan: Plan
+    config: Any = None  # the bid request's `config`
+
+
+async def _decide(ctx: AppContext, planned: _Planned) -> Decision:
+    try:
+        return await ctx.serving.commit(planned.plan)
+    except ApiError as err:
+        raise with_headers(err, planned.caller.headers) from None
+
+
+def _plan_bid_request(ctx: AppContext, request: Request, raw: bytes, principal: KeyPrincipal) -> _Planned:
     caller = admit(ctx, request, principal)
     try:
         body = parse(BidRequestBody, raw)
@@ -84,7 +93,13 @@ def _bid_request(
         sandbox=not body.production,
         rule=rule,
     )
-    decision = ctx.serving.serve(req)
+    return _Planned(caller, ctx.serving.plan(req), cfg)
+
+
+def _bid_response(
+    ctx: AppContext, request: Request, planned: _Planned, decision: Decision, t0: float
+) -> Response:
+    cfg = planned.config
     now = ctx.clock.now_s()
     payload = {
         "requestId": request_id(request),
@@ -97,13 +112,13 @@ def _bid_request(
             "reason": decision.reason,
         },
     }
-    return JSONResponse(payload, headers=caller.headers)
+    return JSONResponse(payload, headers=planned.caller.headers)
 
 
 # -- POST /developer/serve-ad/ (legacy thrads-sdk) ---------------------------------------------------
 
 
-def _serve_ad(ctx: AppContext, request: Request, raw: bytes, principal: KeyPrincipal, t0: float) -> Response:
+def _plan_serve_ad(ctx: AppContext, request: Request, raw: bytes, principal: KeyPrincipal) -> _Planned:
     caller = admit(ctx, request, principal)
     try:
         body = parse(ServeAdBody, raw)
@@ -124,7 +139,12 @@ def _serve_ad(ctx: AppContext, request: Request, raw: bytes, principal: KeyPrinc
         sandbox=not body.production,
         rule=rule,
     )
-    decision = ctx.serving.serve(req)
+    return _Planned(caller, ctx.serving.plan(req))
+
+
+def _serve_ad_response(
+    ctx: AppContext, request: Request, planned: _Planned, decision: Decision, t0: float
+) -> Response:
     now = ctx.clock.now_s()
     data = legacy_ad(ctx, decision, now)
     payload = {
@@ -136,7 +156,7 @@ def _serve_ad(ctx: AppContext, request: Request, raw: bytes, principal: KeyPrinc
         "adStatus": "served" if data else "not_served",
         "data": data,
     }
-    return JSONResponse(payload, headers=caller.headers)
+    return JSONResponse(payload, headers=planned.caller.headers)
 
 
 # -- the router ------------------------------------------------------------------------------------
@@ -164,7 +184,7 @@ def build_router() -> APIRouter:
     @router.post(
         "/api/v1/ssp/bid-request",
         response_model=BidResponse,
-        responses=serving_errors(400, 401, 403, 429),
+        responses=serving_errors(400, 401, 403, 429, 503),
         openapi_extra={
             "requestBody": {"content": {"application/json": {"schema": BidRequestBody.model_json_schema()}}}
         },
@@ -174,12 +194,13 @@ def build_router() -> APIRouter:
         t0 = ctx.clock.monotonic()
         principal = await authenticate_key(request)
         raw = await request.body()
-        return await _run(_bid_request, ctx, request, raw, principal, t0)
+        planned = await anyio.to_thread.run_sync(_plan_bid_request, ctx, request, raw, principal)
+        return _bid_response(ctx, request, planned, await _decide(ctx, planned), t0)
 
     @router.post(
         "/developer/serve-ad/",
         response_model=ServeAdResponse,
-        responses=serving_errors(400, 401, 403, 429),
+        responses=serving_errors(400, 401, 403, 429, 503),
         openapi_extra={
             "requestBody": {"content": {"application/json": {"schema": ServeAdBody.model_json_schema()}}}
         },
@@ -189,7 +210,8 @@ def build_router() -> APIRouter:
         t0 = ctx.clock.monotonic()
         principal = await authenticate_key(request)
         raw = await request.body()
-        return await _run(_serve_ad, ctx, request, raw, principal, t0)
+        planned = await anyio.to_thread.run_sync(_plan_serve_ad, ctx, request, raw, principal)
+        return _serve_ad_response(ctx, request, planned, await _decide(ctx, planned), t0)
 
     router.add_api_route("/api/v1/ssp/bid-request", _preflight, methods=["OPTIONS"], include_in_schema=False)
     router.add_api_route("/developer/serve-ad/", _preflight, methods=["OPTIONS"], include_in_schema=False)
@@ -200,18 +222,20 @@ def build_router() -> APIRouter:
     @router.get(
         "/t/c/{token}",
         status_code=302,
-        responses={302: {"description": "Redirect to the landing page"}, **serving_errors(404)},
+        responses={302: {"description": "Redirect to the landing page"}, **serving_errors(404, 503)},
     )
-    def click(token: str, request: Request) -> Response:
+    async def click(token: str, request: Request) -> Response:
         ctx = ctx_of(request)
-        location = tracking.click(ctx, ctx.serving.index, token)
+        location = await tracking.click(ctx, ctx.serving.index, token)
         return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
 
     @router.get(
-        "/t/v/{token}", status_code=204, responses={204: {"description": "Counted"}, **serving_errors(404)}
+        "/t/v/{token}",
+        status_code=204,
+        responses={204: {"description": "Counted"}, **serving_errors(404, 503)},
     )
-    def view(token: str, request: Request) -> Response:
-        tracking.view(ctx_of(request), token)
+    async def view(token: str, request: Request) -> Response:
+        await tracking.view(ctx_of(request), token)
         headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
         if "image/" in request.headers.get("accept", ""):
             return Response(GIF_1X1, media_type="image/gif", headers=headers)
@@ -220,7 +244,7 @@ def build_router() -> APIRouter:
     @router.post(
         "/api/v1/tracking/sponsored-polls/vote",
         response_model=PollTallyResponse,
-        responses=serving_errors(400, 401, 409),
+        responses=serving_errors(400, 401, 409, 503),
         openapi_extra={
             "requestBody": {"content": {"application/json": {"schema": VoteBody.model_json_schema()}}}
         },
@@ -228,7 +252,7 @@ def build_router() -> APIRouter:
     async def vote(request: Request) -> Response:
         ctx = ctx_of(request)
         body = _vote_body(await request.body())
-        tally = await anyio.to_thread.run_sync(tracking.vote, ctx, body.token, _option(body.option_id))
+        tally = await tracking.vote(ctx, body.token, _option(body.option_id))
         return JSONResponse(tally.body(), headers={"Access-Control-Allow-Origin": "*"})
 
     @router.get(

@@ -1,8 +1,12 @@
-"""Serving decisions: frequency → auction → budget reservation → impression, in one transaction.
+"""Serving decisions: frequency → auction → budget reservation → impression.
 
-The auction is decided in memory; the database is touched once per served ad (one write transaction
-holding the reservation, the impression row, the rollup bump and the chat's last ad turn), plus once per
-request in a chat with frequency rules (the turn counter shares that transaction).
+The auction is decided in memory (``plan``, in the request's thread); what the decision writes (the
+budget reservation, the impression row, the rollup bump, the chat's turn counter) is one ``write`` that
+the serving batch writer runs with its neighbours in one transaction, in arrival order, answering each
+request after the COMMIT that holds its rows. Reservations are the same conditional UPDATEs one after
+another inside the batch, so the budget stays a hard cap across requests, batches and processes.
+A request in a chat with frequency rules runs its auction inside the write, after its turn is counted,
+as before batching: the turn decides whether there is an auction at all.
 """
 
 from __future__ import annotations
@@ -11,15 +15,17 @@ import base64
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from threadline.context import AppContext
-from threadline.insights.rollups import bump
+from threadline.insights.rollups import RollupDelta, bump_many
+from threadline.kit.batch_writer import BatchWriter, Write, call_each
+from threadline.kit.errors import ApiError
 from threadline.kit.ids import new_id
 from threadline.serving import budget, frequency
 from threadline.serving.auction import AuctionRequest, Bidder, LocalBidder, PricedBid, run_auction
@@ -58,6 +64,28 @@ class Decision:
     reason: str | None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What the request's thread decided before anything is written."""
+
+    req: ServeRequest
+    now: float
+    decided: Decision | None = None  # answered without writing anything
+    ranked: Sequence[PricedBid] | None = None  # None: frequency rules first (the auction runs in write)
+
+
+@dataclass
+class Written:
+    decision: Decision
+    charges: list[tuple[str, int]] = field(default_factory=list)  # committed (campaign, micros)
+
+
+def unavailable() -> ApiError:
+    """The answer to a request whose write could not be stored: nothing was served or charged."""
+    return ApiError(503, "service_unavailable", "The request could not be recorded. Retry later.",
+                    headers={"Retry-After": "1"})  # fmt: skip
+
+
 class ServingEngine:
     """Long-lived (one per AppContext): the index, the bidders and the decision pipeline."""
 
@@ -65,6 +93,15 @@ class ServingEngine:
         self.ctx = ctx
         self.index = ServingIndex(ctx.db, ctx.clock, ctx.settings.matcher)
         self.bidders: list[Bidder] = list(bidders) if bidders else [LocalBidder(self.index)]
+        settings = ctx.settings
+        self.writes: BatchWriter[Write] = BatchWriter(
+            ctx.db,
+            write_batch,
+            max_rows=settings.serving_batch_max_rows,
+            max_wait_ms=settings.serving_batch_max_wait_ms,
+            on_failure=unavailable,
+            name="threadline-serving-writer",
+        )
 
     def auction(self, req: ServeRequest, now: float) -> tuple[list[PricedBid], str | None]:
         areq = AuctionRequest(
@@ -79,41 +116,73 @@ class ServingEngine:
         outcome = run_auction([b.collect(areq) for b in self.bidders], areq)
         return outcome.ranked, outcome.reason
 
-    def serve(self, req: ServeRequest) -> Decision:
-        clock = self.ctx.clock
-        now = clock.now()
+    def plan(self, req: ServeRequest) -> Plan:
+        """The in-memory part of a decision (no database)."""
+        now = self.ctx.clock.now()
+        if req.sandbox and req.rule is not None and req.rule.force is False:
+            return Plan(req, now, Decision(None, "frequency_capped"))
+        if req.sandbox or req.rule is None:
+            ranked, reason = self.auction(req, now)
+            if not ranked:
+                return Plan(req, now, Decision(None, reason))
+            return Plan(req, now, ranked=ranked)
+        return Plan(req, now)
+
+    def write(self, plan: Plan, s: Session) -> Written:
+        """The decision's rows, in the caller's (the batch's) transaction."""
+        req, now = plan.req, plan.now
         if req.sandbox:
-            if req.rule is not None and req.rule.force is False:
-                return Decision(None, "frequency_capped")
+            assert plan.ranked is not None
+            return Written(Decision(self._record(s, req, plan.ranked[0], charge=0, now=int(now)), None))
+        ranked = plan.ranked
+        turn = None
+        if req.rule is not None:
+            check = frequency.check_turn(s, req.publisher.id, req.rule, int(now))
+            if not check.allowed:
+                return Written(Decision(None, "frequency_capped"))  # the counted turn still commits
+            turn = check.turn
             ranked, reason = self.auction(req, now)
             if not ranked:
-                return Decision(None, reason)
-            with self.ctx.db.write() as s:
-                served = self._record(s, req, ranked[0], charge=0, now=int(now))
-            return Decision(served, None)
-        if req.rule is None:
-            ranked, reason = self.auction(req, now)
-            if not ranked:
-                return Decision(None, reason)
-        charges: list[tuple[str, int]] = []
-        with self.ctx.db.write() as s:
-            turn = None
-            if req.rule is not None:
-                check = frequency.check_turn(s, req.publisher.id, req.rule, int(now))
-                if not check.allowed:
-                    return Decision(None, "frequency_capped")  # the counted turn still commits
-                turn = check.turn
-                ranked, reason = self.auction(req, now)
-                if not ranked:
-                    return Decision(None, reason)
-            decision = self._charge_first(s, req, ranked, now, charges)
-            if decision.served is not None and turn is not None and req.rule is not None:
-                frequency.record_ad_turn(s, req.publisher.id, req.rule.chat_id, turn)
-        for campaign_id, amount in charges:  # only once committed
+                return Written(Decision(None, reason))
+        assert ranked is not None
+        written = Written(Decision(None, None))
+        written.decision = self._charge_first(s, req, ranked, now, written.charges)
+        if written.decision.served is not None and turn is not None and req.rule is not None:
+            frequency.record_ad_turn(s, req.publisher.id, req.rule.chat_id, turn)
+        return written
+
+    def settle(self, written: Written) -> Decision:
+        """After COMMIT: this process's index learns the spend and the impression at once."""
+        for campaign_id, amount in written.charges:
             self.index.note_spend(campaign_id, amount)
-        if decision.served is not None:
-            self.index.note_impression(decision.served.ad.ad_id)
-        return decision
+        if written.decision.served is not None:
+            self.index.note_impression(written.decision.served.ad.ad_id)
+        return written.decision
+
+    def serve(self, req: ServeRequest) -> Decision:
+        """Decide and commit in the calling thread (tests, the in-process benchmark, the CLI)."""
+        plan = self.plan(req)
+        if plan.decided is not None:
+            return plan.decided
+        with self.ctx.db.write() as s:
+            written = self.write(plan, s)
+            flush_rows(s)
+        return self.settle(written)
+
+    async def commit(self, plan: Plan) -> Decision:
+        """Commit a plan through the batch writer (the HTTP path); raises the 503 of ``unavailable``."""
+        if plan.decided is not None:
+            return plan.decided
+        written: Written = await self.run_write(partial(self.write, plan))
+        return self.settle(written)
+
+    async def run_write(self, write: Write) -> Any:
+        """Run ``write`` in the next serving batch; its result once committed, or its ApiError raised
+        (the 503 of ``unavailable`` when the batch could not be stored)."""
+        outcome = await self.writes.submit(write)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     def _charge_first(
         self,
@@ -149,40 +218,42 @@ class ServingEngine:
         ad = priced.bid.ad
         bid_id = new_id()
         click_price = priced.click_price_micros() if ad.campaign.pricing_model == "cpc" else 0
-        s.execute(
-            insert(impressions).values(
-                id=new_id(),
-                bid_id=bid_id,
-                org_id=ad.campaign.org_id,
-                campaign_id=ad.campaign.id,
-                ad_group_id=ad.ad_group_id,
-                ad_id=ad.ad_id,
-                publisher_id=req.publisher.id,
-                supply=req.publisher.supply,
-                country=req.country,
-                chat_id=req.chat_id,
-                user_id=req.user_id,
-                ad_format=ad.ad_format,
-                pricing_model=ad.campaign.pricing_model,
-                price_micros=priced.price_micros,
-                charged_micros=charge,
-                click_price_micros=click_price,
-                production=not req.sandbox,
-                created_at=now,
-            )
+        rows = _pending(s)
+        rows.impressions.append(
+            {
+                "id": new_id(),
+                "bid_id": bid_id,
+                "org_id": ad.campaign.org_id,
+                "campaign_id": ad.campaign.id,
+                "ad_group_id": ad.ad_group_id,
+                "ad_id": ad.ad_id,
+                "publisher_id": req.publisher.id,
+                "supply": req.publisher.supply,
+                "country": req.country,
+                "chat_id": req.chat_id,
+                "user_id": req.user_id,
+                "ad_format": ad.ad_format,
+                "pricing_model": ad.campaign.pricing_model,
+                "price_micros": priced.price_micros,
+                "charged_micros": charge,
+                "click_price_micros": click_price,
+                "production": not req.sandbox,
+                "created_at": now,
+            }
         )
         if not req.sandbox:
-            bump(
-                s,
-                org_id=ad.campaign.org_id,
-                campaign_id=ad.campaign.id,
-                ad_group_id=ad.ad_group_id,
-                ad_id=ad.ad_id,
-                ts=now,
-                supply=req.publisher.supply,
-                country=req.country,
-                impressions=1,
-                spend_micros=charge,
+            rows.deltas.append(
+                RollupDelta(
+                    org_id=ad.campaign.org_id,
+                    campaign_id=ad.campaign.id,
+                    ad_group_id=ad.ad_group_id,
+                    ad_id=ad.ad_id,
+                    ts=now,
+                    supply=req.publisher.supply,
+                    country=req.country,
+                    impressions=1,
+                    spend_micros=charge,
+                )
             )
         return Served(bid_id, ad, priced.price_micros, priced.bid.relevance)
 
@@ -190,7 +261,43 @@ class ServingEngine:
         self.index.start()
 
     def stop(self) -> None:
+        self.writes.stop()  # flushes what is queued: those requests are still waiting for their answer
         self.index.stop()
+
+
+# -- the batch's rows: impressions and their rollup increments, written once per batch ---------------
+
+
+@dataclass
+class _Rows:
+    impressions: list[dict[str, Any]] = field(default_factory=list)
+    deltas: list[RollupDelta] = field(default_factory=list)
+
+
+_ROWS = "serving_rows"
+
+
+def _pending(s: Session) -> _Rows:
+    rows: _Rows = s.info.setdefault(_ROWS, _Rows())
+    return rows
+
+
+def flush_rows(s: Session) -> None:
+    """One multi-row INSERT of the batch's impressions and one upsert per rollup bucket, before COMMIT.
+    (Only the budget reservations must run one by one, in order; nothing in a batch reads these rows.)"""
+    rows: _Rows | None = s.info.pop(_ROWS, None)
+    if rows is None:
+        return
+    if rows.impressions:
+        s.execute(insert(impressions), rows.impressions)
+    bump_many(s, rows.deltas)
+
+
+def write_batch(s: Session, writes: Sequence[Write]) -> list[Any]:
+    """The serving writer's batch handler: every write in order, then the batch's rows."""
+    outcomes = call_each(s, writes)
+    flush_rows(s)
+    return outcomes
 
 
 # -- rendering helpers shared by both request shapes ------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from threadline.serving.relevance.text import stems
@@ -29,17 +30,29 @@ class Conversation:
     @classmethod
     def from_messages(cls, messages: Sequence[str]) -> Conversation:
         """``messages`` oldest first; only the last len(RECENCY) count."""
-        weights: dict[str, float] = {}
-        bigrams: set[tuple[str, str]] = set()
-        recent: list[str] = []
-        for weight, text in zip(RECENCY, reversed(messages), strict=False):
-            recent.append(text[:20_000])
-            seq = stems(recent[-1])
-            for s in seq:
-                if weights.get(s, 0.0) < weight:
-                    weights[s] = weight
-            bigrams.update(itertools.pairwise(seq))
-        return cls(weights, frozenset(bigrams), tuple(recent))
+        return _conversation(tuple(messages[-len(RECENCY) :]))
+
+
+# Each chat turn re-sends the history, so the same messages (and often the same last turns) come back
+# request after request: stems are cached per message text, whole conversations by their counted turns.
+@lru_cache(maxsize=4096)
+def _message_stems(text: str) -> tuple[str, ...]:
+    return tuple(stems(text))
+
+
+@lru_cache(maxsize=1024)
+def _conversation(messages: tuple[str, ...]) -> Conversation:
+    weights: dict[str, float] = {}
+    bigrams: set[tuple[str, str]] = set()
+    recent: list[str] = []
+    for weight, text in zip(RECENCY, reversed(messages), strict=False):
+        recent.append(text[:20_000])
+        seq = _message_stems(recent[-1])
+        for s in seq:
+            if weights.get(s, 0.0) < weight:
+                weights[s] = weight
+        bigrams.update(itertools.pairwise(seq))
+    return Conversation(weights, frozenset(bigrams), tuple(recent))
 
 
 class HintScorer(Protocol):

@@ -22,34 +22,51 @@ EXTRA_HINT_BONUS = 0.05  # per additional hint of the same group that matches at
 
 @dataclass(frozen=True)
 class _Hint:
-    group: int
     stems: tuple[str, ...]  # distinct, in order of first appearance
     bigrams: tuple[tuple[str, str], ...]
 
 
 class HintIndex:
-    """Hints of many ad groups, searchable by conversation. Build once per index snapshot; read-only after."""
+    """Hints of many ad groups, searchable by conversation. Build once per index snapshot; read-only after.
+
+    Hints are stored once per distinct text shape (advertisers repeat the same few phrases across many
+    groups), so a request scores each distinct hint once and only fans the value out to its groups.
+    """
 
     def __init__(self) -> None:
         self._keys: list[str] = []
         self._hints: list[_Hint] = []
+        self._hint_groups: list[list[int]] = []  # distinct hint -> groups holding it (once per occurrence)
+        self._by_shape: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], int] = {}
         self._postings: dict[str, list[int]] = {}
 
     def add(self, key: str, hints: Iterable[str]) -> None:
         group = len(self._keys)
         self._keys.append(key)
         for text in hints:
-            seq = stems(text)
-            distinct = tuple(dict.fromkeys(seq))
-            if not distinct:
-                continue
+            hint_no = self._hint_no(text)
+            if hint_no is not None:
+                self._hint_groups[hint_no].append(group)
+
+    def _hint_no(self, text: str) -> int | None:
+        seq = stems(text)
+        distinct = tuple(dict.fromkeys(seq))
+        if not distinct:
+            return None
+        shape = (distinct, tuple(dict.fromkeys(itertools.pairwise(seq))))
+        hint_no = self._by_shape.get(shape)
+        if hint_no is None:
             hint_no = len(self._hints)
-            self._hints.append(_Hint(group, distinct, tuple(dict.fromkeys(itertools.pairwise(seq)))))
+            self._by_shape[shape] = hint_no
+            self._hints.append(_Hint(*shape))
+            self._hint_groups.append([])
             for s in distinct:
                 self._postings.setdefault(s, []).append(hint_no)
+        return hint_no
 
     def build(self) -> None:
         """Nothing to precompute: ``add`` already maintains the inverted index."""
+        self._by_shape.clear()  # only needed while adding
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -63,16 +80,17 @@ class HintIndex:
                 hit[hint_no] = hit.get(hint_no, 0.0) + w
         best: dict[int, float] = {}
         matched: dict[int, int] = {}
+        hints = self._hints
+        hint_groups = self._hint_groups
+        bigrams = conversation.bigrams
         for hint_no, total in hit.items():
-            hint = self._hints[hint_no]
-            value = _hint_score(hint, total, conversation.bigrams)
-            g = hint.group
-            matched[g] = matched.get(g, 0) + 1
-            if value > best.get(g, 0.0):
-                best[g] = value
-        return {
-            self._keys[g]: min(1.0, value + EXTRA_HINT_BONUS * (matched[g] - 1)) for g, value in best.items()
-        }
+            value = _hint_score(hints[hint_no], total, bigrams)
+            for g in hint_groups[hint_no]:
+                matched[g] = matched.get(g, 0) + 1
+                if value > best.get(g, 0.0):
+                    best[g] = value
+        keys = self._keys
+        return {keys[g]: min(1.0, value + EXTRA_HINT_BONUS * (matched[g] - 1)) for g, value in best.items()}
 
 
 def _hint_score(hint: _Hint, weight_sum: float, bigrams: frozenset[tuple[str, str]]) -> float:

@@ -1,10 +1,12 @@
 """The batching writer: many concurrent requests, one transaction, each request told its own outcome.
 
+Used by the events slice (tracked events) and serving (impressions, clicks, views, poll votes).
 Handlers (in the event loop) call ``submit`` and await the returned future. One thread per process
 drains the pending items: woken by the first, it waits ``max_wait_ms`` for more (unless ``max_rows``
 are already there), runs up to ``max_rows`` of them in one write transaction, and resolves the futures only after COMMIT, so an
 acknowledged event is a committed event. If a batch fails, each item is retried alone so one bad row
-cannot fail its neighbours.
+cannot fail its neighbours; an item that still fails is answered with the owner's ``on_failure`` error
+(a 503 the surface renders in its own shape), never left waiting.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session
 from threadline.kit.errors import ApiError
 from threadline.store.db import Database
 
-log = logging.getLogger("threadline.events")
+log = logging.getLogger("threadline.batch_writer")
 
 T = TypeVar("T")
 # A batch handler gets the items and returns one outcome per item (a value or an exception).
@@ -35,14 +37,30 @@ _RETRIES = 3
 
 
 def unavailable() -> ApiError:
-    err = ApiError(
+    return ApiError(
         503,
         "service_unavailable",
-        "The event could not be stored. Retry later.",
+        "The write could not be stored. Retry later.",
         headers={"Retry-After": "1"},
     )
-    err.type = "api_error"
-    return err
+
+
+Write = Callable[[Session], Any]
+
+
+def call_each(session: Session, writes: Sequence[Write]) -> list[Any]:
+    """A BatchHandler for items that are their own work: each runs in the batch's transaction, in order.
+
+    An ApiError an item raises is its outcome (its neighbours still commit), so an item must raise its
+    ApiErrors before it writes anything; any other exception fails the batch (then items run alone).
+    """
+    outcomes: list[Any] = []
+    for write in writes:
+        try:
+            outcomes.append(write(session))
+        except ApiError as err:
+            outcomes.append(err)
+    return outcomes
 
 
 @dataclass(slots=True)
@@ -53,9 +71,20 @@ class _Job(Generic[T]):
 
 
 class BatchWriter(Generic[T]):
-    def __init__(self, db: Database, handler: BatchHandler[T], *, max_rows: int, max_wait_ms: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        handler: BatchHandler[T],
+        *,
+        max_rows: int,
+        max_wait_ms: float,
+        on_failure: Callable[[], BaseException] = unavailable,
+        name: str = "threadline-batch-writer",
+    ) -> None:
         self.db = db
         self.handler = handler
+        self.on_failure = on_failure
+        self.name = name
         self.max_rows = max(1, max_rows)
         self.max_wait = max(0.0, max_wait_ms / 1000)
         # A deque plus one wake-up event, not a queue: under load the writer is busy and submit()
@@ -88,7 +117,7 @@ class BatchWriter(Generic[T]):
             if self._thread is not None:
                 return
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="threadline-event-writer", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -123,8 +152,8 @@ class BatchWriter(Generic[T]):
         try:
             outcomes: Sequence[Any] = self._commit(items)
         except Exception:
-            log.exception("event batch failed; storing its %d items one by one", len(batch))
-            outcomes = [self._commit_one(item) for item in items] if len(items) > 1 else [unavailable()]
+            log.exception("%s: batch failed; storing its %d items one by one", self.name, len(batch))
+            outcomes = [self._commit_one(item) for item in items] if len(items) > 1 else [self.on_failure()]
         _resolve(batch, outcomes)
 
     def _commit(self, items: list[T]) -> Sequence[Any]:
@@ -146,8 +175,8 @@ class BatchWriter(Generic[T]):
         try:
             return self._commit([item])[0]
         except Exception:
-            log.exception("event could not be stored")
-            return unavailable()
+            log.exception("%s: item could not be stored", self.name)
+            return self.on_failure()
 
 
 def _resolve(batch: list[_Job[Any]], outcomes: Sequence[Any]) -> None:
