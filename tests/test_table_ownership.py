@@ -45,6 +45,7 @@ OWNER = {
     "ToolUsage": "tools",
     "ToolCall": "tools",
     "ToolAccount": "tools",
+    "ToolScheduledPost": "tools",
     "ThreadsProfile": "publishing",
     "ThreadsApp": "publishing",
     "ThreadsToken": "publishing",

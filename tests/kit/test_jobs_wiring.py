@@ -83,7 +83,8 @@ def test_worker_drain_and_jobs_list(cli_env: str) -> None:
     assert result.exit_code == 0, result.output
     assert f"job {dead_id} test.fail attempt 1/1: dead in " in result.stderr
     assert "(RuntimeError: always fails: bad input)" in result.stderr
-    assert "drained 3 job(s): done=2, retry=0, dead=1, lost=0" in result.stderr  # + reconcile, prune
+    # + the periodic reconcile, prune and mirror token refresh
+    assert "drained 4 job(s): done=3, retry=0, dead=1, lost=0" in result.stderr
 
     listed = CliRunner().invoke(cli.app, ["jobs", "list", "--state", "dead", "--json"])
     assert listed.exit_code == 0, listed.output

@@ -289,6 +289,46 @@ CATALOG: dict[str, Explanation] = {
             "Wait for Retry-After seconds, then retry.",
             True,
         ),
+        # --- dashboard (/app/)
+        _e(
+            "csrf_failed",
+            "A dashboard form was sent without the page's CSRF token (or with a stale one).",
+            "Reload the page and submit the form again.",
+        ),
+        _e(
+            "too_many_signins",
+            "Too many sign-in attempts for this email or address.",
+            "Wait for Retry-After seconds, then sign in again.",
+            True,
+        ),
+        _e("email_taken", "A person with that email already exists.", "Use another email, or sign in."),
+        _e(
+            "invitation_not_found",
+            "The invitation link is unknown, used or expired.",
+            "Ask an operator or the org's owner for a new invitation.",
+        ),
+        _e(
+            "threads_error",
+            "The publishing API refused a post composed in the dashboard.",
+            "Read the message: it is the Threads API's own (length, links, tags, quota).",
+        ),
+        # --- Threads polls and webhooks
+        _e("poll_closed", "The poll's 24 h voting window has ended.", "Votes are no longer counted."),
+        _e(
+            "verification_failed",
+            "The webhook callback did not echo hub.challenge for the verify token.",
+            "Make the callback answer the subscribe GET with the challenge when the token matches.",
+        ),
+        _e(
+            "subscription_exists",
+            "That app already has a subscription for this callback URL.",
+            "Delete the existing subscription first, or reuse it.",
+        ),
+        _e(
+            "app_secret_unavailable",
+            "The app was created before secrets were kept for signing, so deliveries cannot be signed.",
+            "Create a new app (threadline apps create) and subscribe with it.",
+        ),
     )
 }
 
