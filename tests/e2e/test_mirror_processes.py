@@ -281,3 +281,68 @@ def test_sigkill_during_the_mirror_publish_leaves_exactly_one_upstream_post(
     assert done["upstream_media_id"] == posts[0]["id"]
     assert done["attempts"] >= 2
     assert proxy.calls("/threads_publish") >= 2  # the re-run published the same container again
+
+
+def test_replies_quotes_and_reposts_point_at_the_upstream_copies(
+    local_server: ServerProcess, upstream: Upstream, proxy: Proxy
+) -> None:
+    local = _link(local_server, upstream, proxy)
+    links = f"{local_server.base_url}/admin/v1/profiles/{local.profile_id}/upstream"
+    link_body = {"base_url": proxy.url + "/v1.0", "access_token": upstream.token, "user_id": "me"}
+    assert httpx.delete(links, headers=admin_headers()).status_code == 204
+    unmirrored = local.text_post("written while unlinked")
+    assert httpx.put(links, json=link_body, headers=admin_headers()).status_code == 200
+    original = local.text_post("the original")
+    up_original = local.mirrored(original)["upstream_media_id"]
+
+    reply = str(
+        local.post(
+            "me/threads", media_type="TEXT", text="a reply", reply_to_id=original, auto_publish_text="true"
+        )["id"]
+    )
+    quote = str(
+        local.post(
+            "me/threads", media_type="TEXT", text="a quote", quote_post_id=original, auto_publish_text="true"
+        )["id"]
+    )
+    lone = str(
+        local.post(
+            "me/threads",
+            media_type="TEXT",
+            text="quoting the unmirrored",
+            quote_post_id=unmirrored,
+            auto_publish_text="true",
+        )["id"]
+    )
+    repost = str(local.post(f"{original}/repost")["id"])
+    up = {
+        name: local.mirrored(media_id)
+        for name, media_id in {"reply": reply, "quote": quote, "lone": lone, "repost": repost}.items()
+    }
+    assert [up[n]["error"] for n in ("reply", "quote", "repost")] == [None, None, None]
+    assert up["lone"]["error"] == "published without its quote: the quoted post has no upstream copy"
+
+    def node(media_id: str, fields: str) -> httpx.Response:
+        return httpx.get(
+            f"{upstream.server.base_url}/v1.0/{media_id}",
+            params={"access_token": upstream.token, "fields": fields},
+            timeout=10,
+        )
+
+    assert node(up["reply"]["upstream_media_id"], "text,replied_to").json()["replied_to"] == {
+        "id": up_original
+    }
+    q = node(up["quote"]["upstream_media_id"], "text,is_quote_post,quoted_post").json()
+    assert (q["text"], q["is_quote_post"], q["quoted_post"]) == ("a quote", True, {"id": up_original})
+    lone_copy = node(up["lone"]["upstream_media_id"], "text,is_quote_post").json()
+    assert (lone_copy["text"], lone_copy["is_quote_post"]) == ("quoting the unmirrored", False)
+    r = node(up["repost"]["upstream_media_id"], "media_type,reposted_post").json()
+    assert (r["media_type"], r["reposted_post"]) == ("REPOST_FACADE", {"id": up_original})
+    assert proxy.calls("/repost") == 1
+
+    gone = httpx.delete(f"{local_server.base_url}/v1.0/{repost}", params={"access_token": local.token})
+    assert gone.status_code == 200, gone.text
+    assert local.mirrored(repost, "deleted")["upstream_media_id"] == up["repost"]["upstream_media_id"]
+    missing = node(up["repost"]["upstream_media_id"], "id")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (400, 100)
+    assert node(up_original, "id").status_code == 200  # the original's copy stays

@@ -19,7 +19,7 @@ from tests.publishing.helpers import Profile, make_profile, text_post
 from threadline import cli
 from threadline.kit.clock import MovableClock
 from threadline.kit.jobs import queue
-from threadline.publishing.mirror import LONG_LIVED_SECONDS, MIRROR
+from threadline.publishing.mirror import LONG_LIVED_SECONDS, MIRROR, MIRROR_DELETE
 from threadline.store.models import JobRecord, ThreadsUpstreamLink
 
 TOKEN = "THupstream_secret_token_value"
@@ -201,3 +201,45 @@ def test_cli_links_shows_and_unlinks(tmp_path: Path, monkeypatch: pytest.MonkeyP
     )
     assert bad.exit_code == 1
     assert "base_url" in bad.stderr
+
+
+def test_reposts_of_mirrored_posts_get_a_mirror_and_their_deletion_a_delete_job(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str], alice: Profile
+) -> None:
+    bob = make_profile(app, "bob")
+    unmirrored = text_post(client, bob, "bob is not linked")
+    _link(client, admin_headers, alice.id)
+    mirrored = text_post(client, alice, "mirrored")
+    auth = {"access_token": alice.token}
+    repost = client.post(f"/v1.0/{mirrored}/repost", params=auth).json()["id"]
+    not_mirrored = client.post(f"/v1.0/{unmirrored}/repost", params=auth).json()["id"]
+    payloads = sorted(int(j.payload["post_id"]) for j in _mirror_jobs(app))
+    assert payloads == sorted([int(mirrored), int(repost)])
+    assert client.get(f"/admin/v1/media/{not_mirrored}/mirror", headers=admin_headers).status_code == 404
+    # reposting again answers the same repost and enqueues nothing more
+    assert client.post(f"/v1.0/{mirrored}/repost", params=auth).json() == {"id": repost}
+    assert len(_mirror_jobs(app)) == 2
+    r = client.delete(f"/v1.0/{repost}", params=auth)
+    assert r.status_code == 200, r.text
+    with ctx_of(app).db.read() as s:
+        kinds = [
+            j.kind for j in s.execute(select(JobRecord).where(JobRecord.kind == MIRROR_DELETE)).scalars()
+        ]
+        assert kinds == [MIRROR_DELETE]
+
+
+def test_a_repost_whose_original_mirror_failed_fails_with_the_reason(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str], alice: Profile, clock: MovableClock
+) -> None:
+    _link(client, admin_headers, alice.id, base_url="http://10.9.8.7/v1.0")
+    original = text_post(client, alice, "refused upstream")
+    repost = client.post(f"/v1.0/{original}/repost", params={"access_token": alice.token}).json()["id"]
+    run_jobs(app)
+    clock.advance(60)  # past the backoff, should the repost have waited for its original
+    run_jobs(app)
+    assert (
+        client.get(f"/admin/v1/media/{original}/mirror", headers=admin_headers).json()["status"] == "failed"
+    )
+    m = client.get(f"/admin/v1/media/{repost}/mirror", headers=admin_headers).json()
+    assert (m["status"], m["upstream_media_id"]) == ("failed", None)
+    assert m["error"] == "the reposted post was not mirrored"

@@ -8,6 +8,12 @@ One local post → at most one upstream post, across retries, lost leases and re
   status and publishes it (Threads' publish of a published container answers the same media id).
 A crash between an upstream create and our commit leaves at most an unpublished container upstream,
 which expires there after 24 h; never a post.
+
+Relations travel as upstream ids: a reply answers its parent's copy (``reply_to_id``), a quote quotes the
+quoted post's copy (``quote_post_id``; without a copy it goes up as a plain post, noted in ``error``),
+and a repost (REPOST_FACADE) is ``POST /{copy}/repost``. The original's copy is recorded in
+``upstream_container_id`` before that call; a re-run repeats it, which answers the same repost (a
+second repost of one post by one user is the first one).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ JOB_ATTEMPTS_CEILING = 1000  # the handler gives up after settings.mirror_max_at
 _PLAIN_OPTIONS = ("alt_text", "reply_control", "topic_tag", "link_attachment_url")
 _JSON_OPTIONS = ("poll_attachment", "text_entities", "text_attachment", "gif_attachment")
 _FLAG_OPTIONS = ("is_spoiler_media", "is_ghost_post")
+QUOTE_DROPPED = "published without its quote: the quoted post has no upstream copy"
 
 
 # ------------------------------------------------------------------------------------------- links
@@ -121,12 +128,14 @@ def get_mirror(ctx: AppContext, media_id: str) -> MirrorOut:
 def enqueue_for_post(s: Session, post: ThreadsPost, *, now: int) -> bool:
     """A mirror row and job for a newly published post of a linked profile (in the publish transaction).
 
-    Replies are mirrored only when the post they answer is mirrored (upstream they answer its copy).
+    Replies and reposts are mirrored only when the post they answer or repost is mirrored (upstream they
+    answer or repost its copy).
     """
     if post.parent_id is not None or s.get(ThreadsUpstreamLink, post.profile_id) is None:
         return False
-    if post.reply_to_id is not None and s.get(ThreadsMirror, post.reply_to_id) is None:
-        return False
+    for needed in (post.reply_to_id, post.repost_of_id):
+        if needed is not None and s.get(ThreadsMirror, needed) is None:
+            return False
     s.add(
         ThreadsMirror(
             post_id=post.id,
@@ -172,8 +181,22 @@ class _State:
     post: ThreadsPost
     children: list[ThreadsPost]
     link: ThreadsUpstreamLink | None
-    parent_upstream_id: str | None
-    parent_status: str | None
+    parent: _Copy
+    quoted: _Copy
+    original: _Copy
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """What a related post's mirror has reached: its upstream id and status (both None when unmirrored)."""
+
+    upstream_media_id: str | None = None
+    status: str | None = None
+
+
+def _copy_of(s: Session, post_id: int | None) -> _Copy:
+    row = s.get(ThreadsMirror, post_id) if post_id is not None else None
+    return _Copy(row.upstream_media_id, row.status) if row is not None else _Copy()
 
 
 def _load(ctx: AppContext, post_id: int) -> _State | None:
@@ -182,14 +205,14 @@ def _load(ctx: AppContext, post_id: int) -> _State | None:
         post = s.get(ThreadsPost, post_id)
         if mirror is None or post is None:
             return None
-        parent = s.get(ThreadsMirror, post.reply_to_id) if post.reply_to_id is not None else None
         state = _State(
             mirror=mirror,
             post=post,
             children=repo.child_posts(s, post.id) if post.media_type == "CAROUSEL_ALBUM" else [],
             link=s.get(ThreadsUpstreamLink, mirror.profile_id),
-            parent_upstream_id=parent.upstream_media_id if parent is not None else None,
-            parent_status=parent.status if parent is not None else None,
+            parent=_copy_of(s, post.reply_to_id),
+            quoted=_copy_of(s, post.quote_post_id),
+            original=_copy_of(s, post.repost_of_id),
         )
         s.expunge_all()
         return state
@@ -297,19 +320,43 @@ def mirror_post(ctx: AppContext, post_id: int, attempt: int) -> None:
         _update(ctx, post_id, status="failed", error=exc.message[:500])
 
 
+def _required_copy(copy: _Copy, what: str) -> str:
+    if copy.upstream_media_id is None:
+        if copy.status == "pending":
+            raise UpstreamError(f"waiting for the {what} post's mirror", transient=True)
+        raise UpstreamError(f"the {what} post was not mirrored", transient=False)
+    return copy.upstream_media_id
+
+
+def _mirror_repost(ctx: AppContext, client: ThreadsUpstream, state: _State) -> None:
+    original = state.mirror.upstream_container_id
+    if original is None:
+        original = _required_copy(state.original, "reposted")
+        _update(ctx, state.post.id, upstream_container_id=original)  # recorded before the call
+    media_id = client.repost(original)
+    _update(ctx, state.post.id, status="published", upstream_media_id=media_id, error=None)
+
+
 def _mirror_steps(ctx: AppContext, client: ThreadsUpstream, state: _State, attempt: int) -> None:
     link, post, mirror = state.link, state.post, state.mirror
     assert link is not None
+    if post.repost_of_id is not None:
+        _mirror_repost(ctx, client, state)
+        return
     user = link.user_id
     container = mirror.upstream_container_id
+    note: str | None = None
     if container is None:
         params = _params(ctx, post)
         if post.reply_to_id is not None:
-            if state.parent_upstream_id is None:
-                if state.parent_status == "pending":
-                    raise UpstreamError("waiting for the replied-to post's mirror", transient=True)
-                raise UpstreamError("the replied-to post was not mirrored", transient=False)
-            params["reply_to_id"] = state.parent_upstream_id
+            params["reply_to_id"] = _required_copy(state.parent, "replied-to")
+        if post.quote_post_id is not None:
+            if state.quoted.upstream_media_id is not None:
+                params["quote_post_id"] = state.quoted.upstream_media_id
+            elif state.quoted.status == "pending":
+                raise UpstreamError("waiting for the quoted post's mirror", transient=True)
+            else:
+                note = QUOTE_DROPPED
         if state.children:
             kids = list(mirror.upstream_children)
             for child in state.children[len(kids) :]:
@@ -318,7 +365,7 @@ def _mirror_steps(ctx: AppContext, client: ThreadsUpstream, state: _State, attem
                 _update(ctx, post.id, upstream_children=list(kids))  # recorded one by one
             params["children"] = ",".join(kids)
         container = client.create_container(user, params)
-        _update(ctx, post.id, upstream_container_id=container)
+        _update(ctx, post.id, upstream_container_id=container, error=note)
     status, error_message = client.container_status(container)
     if status == "IN_PROGRESS":
         raise UpstreamError(f"upstream container {container} is still IN_PROGRESS", transient=True)
@@ -331,7 +378,10 @@ def _mirror_steps(ctx: AppContext, client: ThreadsUpstream, state: _State, attem
             f"upstream container {container} failed: {error_message or 'ERROR'}", transient=False
         )
     media_id = client.publish(user, container)
-    _update(ctx, post.id, status="published", upstream_media_id=media_id, error=None)
+    # A re-run past the container step knows the quote was dropped from the quoted post lacking a copy.
+    dropped = note is not None or (post.quote_post_id is not None and state.quoted.upstream_media_id is None)
+    kept = QUOTE_DROPPED if dropped else None
+    _update(ctx, post.id, status="published", upstream_media_id=media_id, error=kept)
 
 
 def _settle_deleted(ctx: AppContext, client: ThreadsUpstream, post_id: int) -> None:
@@ -343,7 +393,10 @@ def _settle_deleted(ctx: AppContext, client: ThreadsUpstream, post_id: int) -> N
         link = s.get(ThreadsUpstreamLink, row.profile_id)
         user_id = link.user_id if link is not None else None
         media_id, container = row.upstream_media_id, row.upstream_container_id
-    if media_id is None and container is not None and user_id is not None:
+        is_repost = (post := s.get(ThreadsPost, post_id)) is not None and post.repost_of_id is not None
+    if media_id is None and container is not None and is_repost:
+        media_id = client.repost(container)  # a run reposted but died before recording: learn the id
+    elif media_id is None and container is not None and user_id is not None:
         status, _ = client.container_status(container)
         if status == "PUBLISHED":  # a run published it but died before recording: learn the id
             media_id = client.publish(user_id, container)

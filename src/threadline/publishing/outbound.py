@@ -15,5 +15,9 @@ def after_publish(session: Session, post_row: ThreadsPost, *, now: int) -> None:
     mirror.enqueue_for_post(session, post_row, now=now)
 
 
+def after_repost(session: Session, post_row: ThreadsPost, *, now: int) -> None:
+    mirror.enqueue_for_post(session, post_row, now=now)
+
+
 def after_delete(session: Session, post_row: ThreadsPost, *, now: int) -> None:
     mirror.enqueue_delete(session, post_row, now=now)

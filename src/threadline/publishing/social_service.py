@@ -10,9 +10,9 @@ from threadline.context import AppContext
 from threadline.kit.ids import new_graph_id, parse_graph_id
 from threadline.publishing import conversations as conv
 from threadline.publishing import fields as F
+from threadline.publishing import outbound, service
 from threadline.publishing import relations as rel
 from threadline.publishing import repository as repo
-from threadline.publishing import service
 from threadline.publishing.auth import MANAGE_REPLIES, PUBLISH, READ_REPLIES, ThreadsPrincipal
 from threadline.publishing.errors import bad_param, no_object, user_limit
 from threadline.publishing.params import Params, bool_param
@@ -109,19 +109,20 @@ def repost(ctx: AppContext, principal: ThreadsPrincipal, node: str) -> dict[str,
         if repo.quota_used(s, principal.profile_id, "post", now) >= ctx.settings.threads_post_quota:
             raise user_limit()
         media_id = new_graph_id(now_f)
-        s.add(
-            ThreadsPost(
-                id=media_id,
-                profile_id=principal.profile_id,
-                # A repost has no container; its own id keeps the one-post-per-container key unique.
-                container_id=media_id,
-                media_type=conv.REPOST,
-                text="",
-                shortcode=F.shortcode(media_id),
-                attrs={},
-                repost_of_id=original.id,
-                created_at=now,
-            )
+        facade = ThreadsPost(
+            id=media_id,
+            profile_id=principal.profile_id,
+            # A repost has no container; its own id keeps the one-post-per-container key unique.
+            container_id=media_id,
+            media_type=conv.REPOST,
+            text="",
+            shortcode=F.shortcode(media_id),
+            attrs={},
+            repost_of_id=original.id,
+            created_at=now,
         )
+        s.add(facade)
         repo.count_quota(s, principal.profile_id, "post", now)
+        s.flush()
+        outbound.after_repost(s, facade, now=now)
     return {"id": str(media_id)}

@@ -113,6 +113,9 @@ class ThreadsUpstream:
             self._call("POST", f"{self.base_url}/{user_id}/threads_publish", {"creation_id": container_id})
         )
 
+    def repost(self, media_id: str) -> str:
+        return _id(self._call("POST", f"{self.base_url}/{media_id}/repost", {}))
+
     def delete(self, media_id: str) -> None:
         self._call("DELETE", f"{self.base_url}/{media_id}")
 
