@@ -45,6 +45,12 @@ ORG_ROLLUP = (
     f"SELECT {ORG_KEY}, {', '.join(f'SUM({m})' for m in METRICS.split(', '))} "
     f"FROM insights_hourly GROUP BY {ORG_KEY}"
 )
+CAMPAIGN_KEY = "campaign_id, hour, supply, country"
+CAMPAIGN_ROLLUP = (
+    f"INSERT INTO insights_campaign_hourly (org_id, {CAMPAIGN_KEY}, {METRICS}) "
+    f"SELECT MIN(org_id), {CAMPAIGN_KEY}, {', '.join(f'SUM({m})' for m in METRICS.split(', '))} "
+    f"FROM insights_hourly GROUP BY {CAMPAIGN_KEY}"
+)
 
 
 def main() -> None:
@@ -260,6 +266,7 @@ def _load(engine: object, org_id: str, ads: list[tuple[str, str, str]], hours: i
             cur.execute("COMMIT")
         raw.commit()
         cur.execute(ORG_ROLLUP)
+        cur.execute(CAMPAIGN_ROLLUP)
         raw.commit()
     finally:
         raw.close()
@@ -271,6 +278,7 @@ def _analyze(engine: object) -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # type: ignore[attr-defined]
             conn.execute(text("VACUUM ANALYZE insights_hourly"))
             conn.execute(text("VACUUM ANALYZE insights_org_hourly"))
+            conn.execute(text("VACUUM ANALYZE insights_campaign_hourly"))
     else:
         with engine.begin() as conn:  # type: ignore[attr-defined]
             conn.execute(text("ANALYZE"))

@@ -41,6 +41,7 @@ OWNER = {
     "Conversion": "events",
     "InsightsHourly": "insights",
     "InsightsOrgHourly": "insights",
+    "InsightsCampaignHourly": "insights",
     "ToolPlan": "tools",
     "ToolUsage": "tools",
     "ToolCall": "tools",

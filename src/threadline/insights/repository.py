@@ -14,10 +14,11 @@ from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from threadline.insights.params import DAY, Filter, Window
-from threadline.store.models import InsightsHourly, InsightsOrgHourly
+from threadline.store.models import InsightsCampaignHourly, InsightsHourly, InsightsOrgHourly
 
 Columns: TypeAlias = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
 AD_ROLLUP: Columns = InsightsHourly.__table__.c
+CAMPAIGN_ROLLUP: Columns = InsightsCampaignHourly.__table__.c  # the sum of each campaign's ad rows
 ORG_ROLLUP: Columns = InsightsOrgHourly.__table__.c  # the sum of the org's ad rows, same slices
 
 
@@ -95,13 +96,23 @@ def aggregate(
 
 
 def rollup_columns(scope: Scope, level: str, filters: Sequence[Filter]) -> Columns:
-    """The rollup table a query reads: the org table whenever no entity narrows it.
+    """The rollup table a query reads: the narrowest-grained one that still answers it.
 
-    The org table keeps the supply and country slices, so the supply filter and both breakdowns work on
-    it; any campaign, ad group or ad (scope, level or filter) needs the per-ad rows.
+    The org and campaign tables keep the supply and country slices, so the supply filter and both
+    breakdowns work on them. With no entity narrowing it, an account query reads the org table; a
+    campaign-scoped one at account or campaign level (campaign filters allowed) reads the campaign table;
+    any ad group or ad (scope, level or filter) needs the per-ad rows.
     """
-    whole_account = scope.level == "ad_account" and level == "ad_account"
-    return ORG_ROLLUP if whole_account and all(f.column == "supply" for f in filters) else AD_ROLLUP
+    columns = {f.column for f in filters}
+    if scope.level == "ad_account" and level == "ad_account" and columns <= {"supply"}:
+        return ORG_ROLLUP
+    if (
+        scope.level == "campaign"
+        and level in ("ad_account", "campaign")
+        and columns <= {"supply", "campaign_id"}
+    ):
+        return CAMPAIGN_ROLLUP
+    return AD_ROLLUP
 
 
 def _bucket_expr(rollup: Columns, bucket: str, month_edges: Sequence[int]) -> ColumnElement[Any] | None:

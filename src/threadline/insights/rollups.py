@@ -1,8 +1,9 @@
 """Hourly rollup writes: every counted thing bumps its bucket in the transaction that records it.
 
-Each bump adds to two tables in the same statement batch: the ad-level bucket (insights_hourly) and the
-org-level bucket (insights_org_hourly, what account-wide insights read), so the org table is always the
-sum of the ad rows. The upsert is atomic in the database (``x = x + excluded.x``), so concurrent writers
+Each bump adds to three tables in the same statement batch: the ad-level bucket (insights_hourly), the
+campaign-level bucket (insights_campaign_hourly, what campaign-wide insights read) and the org-level
+bucket (insights_org_hourly, what account-wide insights read), so the campaign and org tables are always
+the sums of the ad rows. The upsert is atomic in the database (``x = x + excluded.x``), so concurrent writers
 in several processes never lose an increment and never need to read the row first.
 """
 
@@ -18,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
-from threadline.store.models import InsightsHourly, InsightsOrgHourly
+from threadline.store.models import InsightsCampaignHourly, InsightsHourly, InsightsOrgHourly
 
 COUNTERS = (
     "impressions",
@@ -30,6 +31,8 @@ COUNTERS = (
 )
 _AD_TABLE: Table = InsightsHourly.__table__  # type: ignore[assignment]
 _AD_KEY = ("ad_id", "hour", "supply", "country")
+_CAMPAIGN_TABLE: Table = InsightsCampaignHourly.__table__  # type: ignore[assignment]
+_CAMPAIGN_KEY = ("campaign_id", "hour", "supply", "country")
 _ORG_TABLE: Table = InsightsOrgHourly.__table__  # type: ignore[assignment]
 _ORG_KEY = ("org_id", "hour", "supply", "country")
 
@@ -100,6 +103,7 @@ def bump(
 def bump_many(session: Session, deltas: Iterable[RollupDelta]) -> None:
     """The batched variant: one upsert row per bucket of each table, however many deltas hit it."""
     ad_rows: dict[tuple[str, int, str, str], dict[str, Any]] = {}
+    campaign_rows: dict[tuple[str, int, str, str], dict[str, Any]] = {}
     org_rows: dict[tuple[str, int, str, str], dict[str, Any]] = {}
     for d in deltas:
         hour = hour_of(d.ts)
@@ -111,13 +115,16 @@ def bump_many(session: Session, deltas: Iterable[RollupDelta]) -> None:
             "ad_id": d.ad_id,
         }
         _merge(ad_rows, (d.ad_id, hour, d.supply, d.country), {**ad, **slice_}, d)
+        campaign = {"org_id": d.org_id, "campaign_id": d.campaign_id}
+        _merge(campaign_rows, (d.campaign_id, hour, d.supply, d.country), {**campaign, **slice_}, d)
         _merge(org_rows, (d.org_id, hour, d.supply, d.country), {"org_id": d.org_id, **slice_}, d)
     if not ad_rows:
         return
-    # Every transaction takes its row locks in one global order: ad rows sorted, then org rows sorted (no
-    # deadlocks on PostgreSQL). Org rows come last because all writers of an org contend for them: taken
-    # last, they are held for the shortest time.
+    # Every transaction takes its row locks in one global order: ad rows sorted, then campaign rows sorted,
+    # then org rows sorted (no deadlocks on PostgreSQL). The wider the bucket, the more writers contend for
+    # it, so it comes later: taken last, the org rows are held for the shortest time.
     _upsert(session, _AD_TABLE, _AD_KEY, [ad_rows[k] for k in sorted(ad_rows)])
+    _upsert(session, _CAMPAIGN_TABLE, _CAMPAIGN_KEY, [campaign_rows[k] for k in sorted(campaign_rows)])
     _upsert(session, _ORG_TABLE, _ORG_KEY, [org_rows[k] for k in sorted(org_rows)])
 
 
