@@ -73,13 +73,9 @@ def post(ctx: AppContext, who: ThreadsPrincipal, media_id: str) -> dict[str, Any
 
 
 def failed(node: dict[str, Any]) -> ToolError:
-    detail = node.get("error_details") or node.get("error_message") or "processing failed"
-    return ToolError(
-        400,
-        "media_processing_failed",
-        f"The media of container {node['id']} could not be processed: {detail}",
-        structured_content={"container": node},
-    )
+    """The scheduler's wording, with the container for the agent."""
+    base = scheduled.processing_failed(node)
+    return ToolError(base.status, base.code, base.message, structured_content={"container": node})
 
 
 def list_posts(ctx: AppContext, who: ThreadsPrincipal, limit: int, after: str | None) -> dict[str, Any]:
