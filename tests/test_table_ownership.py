@@ -53,6 +53,7 @@ OWNER = {
     "ThreadsAuthCode": "publishing",
     "ThreadsContainer": "publishing",
     "ThreadsPost": "publishing",
+    "ThreadsScheduledPost": "publishing",
     "ThreadsQuotaEvent": "publishing",
     "ThreadsFollow": "publishing",
     "ThreadsPollVote": "publishing",
@@ -64,7 +65,6 @@ OWNER = {
     "Person": "dashboard",
     "DashboardSession": "dashboard",
     "Invitation": "dashboard",
-    "ScheduledPost": "dashboard",
 }
 
 # (module path under threadline/, model): why it is still queried there.

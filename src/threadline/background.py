@@ -18,18 +18,15 @@ PRUNE = "jobs.prune"
 
 def register_job_handlers(ctx: AppContext) -> None:
     from threadline.advertiser import jobs as advertiser_jobs
-    from threadline.dashboard import threads as dashboard_threads
     from threadline.publishing import jobs as publishing_jobs
-    from threadline.publishing import mirror, webhooks
-    from threadline.tools import threads_posts
+    from threadline.publishing import mirror, scheduled, webhooks
 
     _register_prune(ctx)
     advertiser_jobs.register_jobs(ctx.jobs, ctx)
     publishing_jobs.register_jobs(ctx.jobs, ctx)
     webhooks.register_jobs(ctx.jobs, ctx)
     mirror.register_jobs(ctx.jobs, ctx)
-    dashboard_threads.register_jobs(ctx.jobs, ctx)
-    threads_posts.register_jobs(ctx.jobs, ctx)
+    scheduled.register_jobs(ctx.jobs, ctx)
     for name in ctx.settings.job_plugins:
         importlib.import_module(name).register_jobs(ctx.jobs, ctx)
 

@@ -15,9 +15,9 @@ from tests.publishing.helpers import Profile, get, make_profile
 from tests.publishing.origin import Origin, image_bytes, origin_server
 from tests.tools.conftest import ToolOrg, call, tool_org
 from threadline.kit.clock import MovableClock
-from threadline.store.models import JobRecord, ToolCall, ToolScheduledPost
+from threadline.publishing import scheduled
+from threadline.store.models import JobRecord, ThreadsScheduledPost, ToolCall
 from threadline.tools import repository as tools_repo
-from threadline.tools import threads_posts
 
 DAY = 86400
 
@@ -314,16 +314,14 @@ def test_delete_a_post(app: FastAPI, client: TestClient, org: ToolOrg, alice: Pr
 # ------------------------------------------------------------------------------------------ schedule
 
 
-def _schedules(app: FastAPI) -> list[ToolScheduledPost]:
+def _schedules(app: FastAPI) -> list[ThreadsScheduledPost]:
     with ctx_of(app).db.read() as s:
-        return list(s.execute(select(ToolScheduledPost)).scalars())
+        return list(s.execute(select(ThreadsScheduledPost)).scalars())
 
 
 def _jobs(app: FastAPI) -> list[JobRecord]:
     with ctx_of(app).db.read() as s:
-        return [
-            j for j in s.execute(select(JobRecord)).scalars() if j.kind == threads_posts.PUBLISH_SCHEDULED
-        ]
+        return [j for j in s.execute(select(JobRecord)).scalars() if j.kind == scheduled.PUBLISH_SCHEDULED]
 
 
 def test_schedule_publishes_at_the_time(
@@ -351,28 +349,6 @@ def test_schedule_publishes_at_the_time(
     assert listed["scheduled"] == []
     assert [p["id"] for p in listed["posts"]] == [row.post_id]
     assert listed["posts"][0]["text"] == "later"
-
-
-def test_scheduled_image_waits_for_processing(
-    app: FastAPI, client: TestClient, clock: MovableClock, org: ToolOrg, alice: Profile, origin: Origin
-) -> None:
-    url = origin.add("/dog.png", image_bytes("PNG", (50, 50)), "image/png")
-    ok(
-        call(
-            client,
-            "schedule_threads_post",
-            {"image_url": url, "publish_at": iso(clock.now() + 60)},
-            org.headers,
-        )
-    )
-    clock.advance(60)
-    run_jobs(app)  # the schedule creates the container (the media job may run in the same pass)
-    for _ in range(3):
-        clock.advance(threads_posts.PROCESSING_RETRY_SECONDS)
-        run_jobs(app)
-    [row] = _schedules(app)
-    assert row.status == "published", row.error
-    assert row.container_id is not None
 
 
 def test_schedule_cancel(

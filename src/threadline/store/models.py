@@ -492,16 +492,23 @@ class ToolAccount(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class ToolScheduledPost(Base):
-    """A Threads post an agent scheduled (schedule_threads_post); a durable job publishes it at publish_at."""
+# ------------------------------------------------------------------------------------------- publishing
+# Graph ids (kit.ids.new_graph_id) are time-ordered integers, so they are the primary keys and the
+# keyset order of every list at once.
 
-    __tablename__ = "tool_scheduled_posts"
-    __table_args__ = (Index("ix_tool_scheduled_posts_org_profile", "org_id", "profile_id", "seq"),)
+
+class ThreadsScheduledPost(Base):
+    """A Threads post scheduled by the dashboard or an agent tool (publishing/scheduled.py); the durable job
+    publishing.publish_scheduled_post publishes it at publish_at."""
+
+    __tablename__ = "threads_scheduled_posts"
+    __table_args__ = (Index("ix_threads_scheduled_posts_org_profile", "org_id", "profile_id", "seq"),)
     seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
-    profile_id: Mapped[str] = mapped_column(String(64))  # the threads account_id (a Graph profile id)
-    post: Mapped[dict[str, Any]] = mapped_column(JSON)  # the post's tool arguments, validated when scheduled
+    profile_id: Mapped[str] = mapped_column(String(64))  # a Graph profile id, as the callers name it
+    post: Mapped[dict[str, Any]] = mapped_column(JSON)  # the content as the caller gave it (shown back)
+    draft: Mapped[dict[str, Any]] = mapped_column(JSON)  # {items, main}: the Graph parameters to create
     publish_at: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))  # scheduled | publishing | published | failed | cancelled
     container_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -509,11 +516,6 @@ class ToolScheduledPost(Base):
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
-
-
-# ------------------------------------------------------------------------------------------- publishing
-# Graph ids (kit.ids.new_graph_id) are time-ordered integers, so they are the primary keys and the
-# keyset order of every list at once.
 
 
 class ThreadsProfile(Base):
@@ -788,20 +790,3 @@ class Invitation(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     accepted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-
-
-class ScheduledPost(Base):
-    """A Threads post composed in the dashboard, published by the dashboard.publish_post job at run_at."""
-
-    __tablename__ = "dashboard_scheduled_posts"
-    seq: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(36), unique=True)
-    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
-    profile_id: Mapped[int] = mapped_column(ForeignKey("threads_profiles.id"))
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    run_at: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16))  # scheduled | published | failed
-    container_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    post_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    created_at: Mapped[int] = mapped_column(BigInteger)

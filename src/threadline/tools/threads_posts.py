@@ -1,49 +1,25 @@
 """Threads posts on behalf of the org: containers, publishing and scheduled posts, through publishing's
 service functions (never HTTP to ourselves). The tool definitions are in catalog/threads.py.
 
-A scheduled post is a row of ``tool_scheduled_posts`` plus a durable job (kit/jobs) due at its
-``publish_at``; both commit with the tool call that made them. The job creates the containers, waits
-(retrying) while media is processed, and publishes once: a container is published at most once, so a
-re-run after a lost lease finds the same post.
+Scheduled posts are publishing's (publishing/scheduled.py: one table and one job for the dashboard and
+the tools); schedule_threads_post writes one in the tool call's own transaction (ToolResult.commit).
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from threadline.context import AppContext
-from threadline.kit.errors import ApiError
-from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue
 from threadline.publishing import accounts as threads_accounts
+from threadline.publishing import scheduled
 from threadline.publishing import service as publishing
 from threadline.publishing.auth import ThreadsPrincipal
-from threadline.publishing.errors import GraphError
 from threadline.publishing.params import Params
-from threadline.publishing.rules import parse_container
-from threadline.store.models import ToolScheduledPost
+from threadline.publishing.scheduled import Draft
 from threadline.tools.envelope import ToolError
 
-log = logging.getLogger("threadline.tools")
-
-PUBLISH_SCHEDULED = "tools.publish_scheduled_post"
-MAX_ATTEMPTS = 8
-PROCESSING_RETRY_SECONDS = 15
-PENDING = ("scheduled", "publishing")
 POST_FIELDS = "id,media_type,text,permalink,timestamp,shortcode,topic_tag,is_reply"
 LIMIT_FIELDS = "quota_usage,config,reply_quota_usage,reply_config,delete_quota_usage,delete_config"
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A post's content as Graph parameters: the containers to create, in order (carousel items first)."""
-
-    items: list[Params]  # carousel items (is_carousel_item); empty unless a carousel
-    main: Params  # the post itself (its ``children`` are filled in when the items exist)
 
 
 def draft_of(post: dict[str, Any]) -> Draft:
@@ -78,28 +54,8 @@ def draft_of(post: dict[str, Any]) -> Draft:
     return Draft(items, main)
 
 
-def check_draft(draft: Draft) -> None:
-    """Every content rule publishing applies, without creating anything (a schedule fails now, not later)."""
-    for item in draft.items:
-        parse_container(item)
-    main = draft.main
-    if draft.items:
-        # The item ids exist only once created: stand-ins of the right count check the rest of the post.
-        main = {**main, "children": [str(n + 1) for n in range(len(draft.items))]}
-    parse_container(main)
-
-
 def principal(ctx: AppContext, org_id: str, profile_id: str) -> ThreadsPrincipal:
     return threads_accounts.org_principal(ctx, org_id, profile_id)
-
-
-def create(ctx: AppContext, who: ThreadsPrincipal, draft: Draft) -> str:
-    """The post's container id (its items created first)."""
-    params = draft.main
-    if draft.items:
-        children = [publishing.create_container(ctx, who, "me", item) for item in draft.items]
-        params = {**params, "children": children}
-    return publishing.create_container(ctx, who, "me", params)
 
 
 def container(ctx: AppContext, who: ThreadsPrincipal, container_id: str) -> dict[str, Any]:
@@ -117,13 +73,9 @@ def post(ctx: AppContext, who: ThreadsPrincipal, media_id: str) -> dict[str, Any
 
 
 def failed(node: dict[str, Any]) -> ToolError:
-    detail = node.get("error_details") or node.get("error_message") or "processing failed"
-    return ToolError(
-        400,
-        "media_processing_failed",
-        f"The media of container {node['id']} could not be processed: {detail}",
-        structured_content={"container": node},
-    )
+    """The scheduler's wording, with the container for the agent."""
+    base = scheduled.processing_failed(node)
+    return ToolError(base.status, base.code, base.message, structured_content={"container": node})
 
 
 def list_posts(ctx: AppContext, who: ThreadsPrincipal, limit: int, after: str | None) -> dict[str, Any]:
@@ -143,164 +95,34 @@ def delete(ctx: AppContext, who: ThreadsPrincipal, post_id: str) -> dict[str, An
 
 
 # ---------------------------------------------------------------------------------------- scheduled
-
-
-def scheduled_out(row: ToolScheduledPost) -> dict[str, Any]:
-    return {
-        "schedule_id": row.id,
-        "profile_id": row.profile_id,
-        "publish_at": row.publish_at,
-        "status": row.status,
-        "post_id": row.post_id,
-        "container_id": row.container_id,
-        "error": row.error,
-        "post": row.post,
-    }
-
-
-def schedule(
-    s: Session,
-    *,
-    schedule_id: str,
-    org_id: str,
-    profile_id: str,
-    post: dict[str, Any],
-    publish_at: int,
-    now: int,
-) -> None:
-    """The schedule and its job, in the caller's transaction (the tool call's own)."""
-    s.add(
-        ToolScheduledPost(
-            id=schedule_id,
-            org_id=org_id,
-            profile_id=profile_id,
-            post=post,
-            publish_at=publish_at,
-            status="scheduled",
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    enqueue(
-        s,
-        PUBLISH_SCHEDULED,
-        {"schedule_id": schedule_id},
-        now=now,
-        run_at=publish_at,
-        max_attempts=MAX_ATTEMPTS,
-        unique_key=f"{PUBLISH_SCHEDULED}:{schedule_id}",
-    )
+# The schedule itself is publishing's (publishing/scheduled.py); here is only the tools' wording.
 
 
 def pending(ctx: AppContext, org_id: str, profile_id: str) -> list[dict[str, Any]]:
-    """Scheduled posts not published yet (and failed ones, so an agent sees why), soonest first."""
-    with ctx.db.read() as s:
-        rows = s.execute(
-            select(ToolScheduledPost)
-            .where(
-                ToolScheduledPost.org_id == org_id,
-                ToolScheduledPost.profile_id == profile_id,
-                ToolScheduledPost.status.in_((*PENDING, "failed")),
-            )
-            .order_by(ToolScheduledPost.publish_at, ToolScheduledPost.seq)
-            .limit(100)
-        ).scalars()
-        return [scheduled_out(r) for r in rows]
+    return scheduled.pending(ctx, org_id, profile_id)
 
 
 def cancel(ctx: AppContext, org_id: str, profile_id: str, schedule_id: str) -> dict[str, Any]:
-    now = ctx.clock.now_s()
-    with ctx.db.write() as s:
-        row = s.execute(
-            select(ToolScheduledPost).where(
-                ToolScheduledPost.id == schedule_id[:36],
-                ToolScheduledPost.org_id == org_id,
-                ToolScheduledPost.profile_id == profile_id,
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            raise ToolError(
-                400,
-                "schedule_not_found",
-                f'No scheduled post with schedule_id="{schedule_id[:64]}" on this profile. '
-                "Call list_threads_posts to see the scheduled posts.",
-                "schedule_id",
-            )
-        done = s.execute(
-            update(ToolScheduledPost)
-            .where(ToolScheduledPost.id == row.id, ToolScheduledPost.status == "scheduled")
-            .values(status="cancelled", updated_at=now)
-        ).rowcount  # type: ignore[attr-defined]
-        if not done:
-            raise ToolError(
-                400,
-                "schedule_not_cancellable",
-                f"The scheduled post {row.id} is {row.status} and can no longer be cancelled"
-                + (
-                    f" (its post is {row.post_id}; delete it with delete_threads_post)."
-                    if row.post_id
-                    else "."
-                ),
-                "schedule_id",
-                structured_content={"scheduled_post": scheduled_out(row)},
-            )
-        row.status = "cancelled"
-        return scheduled_out(row)
-
-
-def _settle(ctx: AppContext, schedule_id: str, **values: Any) -> None:
-    with ctx.db.write() as s:
-        s.execute(
-            update(ToolScheduledPost)
-            .where(ToolScheduledPost.id == schedule_id)
-            .values(updated_at=ctx.clock.now_s(), **values)
+    outcome, row = scheduled.cancel(ctx, org_id, profile_id, schedule_id)
+    if row is None:
+        raise ToolError(
+            400,
+            "schedule_not_found",
+            f'No scheduled post with schedule_id="{schedule_id[:64]}" on this profile. '
+            "Call list_threads_posts to see the scheduled posts.",
+            "schedule_id",
         )
-
-
-def run_scheduled(ctx: AppContext, job: Job) -> None:
-    """The job: create (once), wait for processing, publish (once)."""
-    schedule_id = str(job.payload["schedule_id"])
-    with ctx.db.write() as s:
-        row = s.execute(
-            select(ToolScheduledPost).where(ToolScheduledPost.id == schedule_id)
-        ).scalar_one_or_none()
-        if row is None or row.status not in PENDING:
-            return  # cancelled, or settled by an earlier run
-        row.status = "publishing"  # from here on a cancel is refused: the post may be going out
-        row.updated_at = ctx.clock.now_s()
-        org_id, profile_id, content, container_id = (
-            row.org_id,
-            row.profile_id,
-            dict(row.post),
-            row.container_id,
+    if outcome == "not_cancellable":
+        raise ToolError(
+            400,
+            "schedule_not_cancellable",
+            f"The scheduled post {row['schedule_id']} is {row['status']} and can no longer be cancelled"
+            + (
+                f" (its post is {row['post_id']}; delete it with delete_threads_post)."
+                if row["post_id"]
+                else "."
+            ),
+            "schedule_id",
+            structured_content={"scheduled_post": row},
         )
-    try:
-        who = principal(ctx, org_id, profile_id)
-        if container_id is None:
-            container_id = create(ctx, who, draft_of(content))
-            _settle(ctx, schedule_id, container_id=container_id)
-        node = container(ctx, who, container_id)
-        if node.get("status") == "IN_PROGRESS":
-            raise RetryJob(PROCESSING_RETRY_SECONDS, f"container {container_id} is still processing")
-        if node.get("status") != "FINISHED":
-            raise failed(node)
-        published = publish(ctx, who, container_id)
-    except RetryJob:
-        if job.attempt >= job.max_attempts:
-            _settle(
-                ctx, schedule_id, status="failed", error="the media was still processing at the last attempt"
-            )
-            return
-        raise
-    except ApiError as err:
-        transient = isinstance(err, GraphError) and bool(err.transient)
-        if transient and job.attempt < job.max_attempts:
-            raise RetryJob(60, err.message) from None
-        _settle(ctx, schedule_id, status="failed", error=err.message[:500])
-        log.info("scheduled post %s failed: %s", schedule_id, err.message)
-        return
-    _settle(ctx, schedule_id, status="published", post_id=str(published["id"]), error=None)
-
-
-def register_jobs(registry: JobRegistry, ctx: AppContext) -> None:
-    registry.register(PUBLISH_SCHEDULED, lambda job: run_scheduled(ctx, job))
+    return row

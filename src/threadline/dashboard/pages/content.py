@@ -84,7 +84,7 @@ def _publishing(ctx: AppContext, org_id: str, profile_id: str | None) -> dict[st
         "profiles": profiles,
         "profile": chosen,
         "posts": threads.posts(ctx, org_id, chosen.id) if chosen else [],
-        "scheduled": threads.scheduled(ctx, org_id),
+        "scheduled": threads.recent(ctx, org_id),
         "max_text": MAX_TEXT,
         "max_links": MAX_LINKS,
     }

@@ -11,6 +11,7 @@ import anyio.to_thread
 from pydantic import AfterValidator, Field, model_validator
 
 from threadline.kit.ids import new_id
+from threadline.publishing import scheduled
 from threadline.tools import threads_posts as tp
 from threadline.tools.envelope import ToolError
 from threadline.tools.registry import Args, Call, HttpUrl, Tool, ToolResult
@@ -156,7 +157,7 @@ async def publish_threads_post(call: Call, args: PublishArgs) -> ToolResult:
     container_id = args.container_id
     if container_id is None:
         draft = tp.draft_of(args.content())
-        container_id = await _run(tp.create, ctx, who, draft)
+        container_id = await _run(scheduled.create, ctx, who, draft)
     deadline = time.monotonic() + args.wait_seconds
     node = await _run(tp.container, ctx, who, container_id)
     while node.get("status") == "IN_PROGRESS" and time.monotonic() < deadline:
@@ -204,20 +205,13 @@ async def schedule_threads_post(call: Call, args: ScheduleArgs) -> ToolResult:
         )
     profile_id = _profile(call)
     content = args.content()
-    await _run(tp.principal, ctx, call.org_id, profile_id)  # the profile is still the org's
-    tp.check_draft(tp.draft_of(content))
+    who = await _run(tp.principal, ctx, call.org_id, profile_id)  # the profile is still the org's
+    draft = tp.draft_of(content)
+    scheduled.check_draft(draft)
     schedule_id = new_id()
 
     def commit(s: Any) -> None:
-        tp.schedule(
-            s,
-            schedule_id=schedule_id,
-            org_id=call.org_id,
-            profile_id=profile_id,
-            post=content,
-            publish_at=at,
-            now=now,
-        )
+        scheduled.schedule(s, who, schedule_id=schedule_id, post=content, draft=draft, publish_at=at, now=now)
 
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
     return ToolResult(

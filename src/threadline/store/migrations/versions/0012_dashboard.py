@@ -58,34 +58,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name="fk_invitations_org_id_orgs"),
         sa.PrimaryKeyConstraint("token_hash", name="pk_invitations"),
     )
-    op.create_table(
-        "dashboard_scheduled_posts",
-        sa.Column("seq", SeqPK, autoincrement=True, nullable=False),
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("org_id", sa.String(length=36), nullable=False),
-        sa.Column("profile_id", sa.BigInteger(), nullable=False),
-        sa.Column("params", sa.JSON(), nullable=False),
-        sa.Column("run_at", sa.BigInteger(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("container_id", sa.String(length=32), nullable=True),
-        sa.Column("post_id", sa.String(length=32), nullable=True),
-        sa.Column("error", sa.String(length=500), nullable=True),
-        sa.Column("created_at", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name="fk_dashboard_scheduled_posts_org_id_orgs"),
-        sa.ForeignKeyConstraint(
-            ["profile_id"],
-            ["threads_profiles.id"],
-            name="fk_dashboard_scheduled_posts_profile_id_threads_profiles",
-        ),
-        sa.PrimaryKeyConstraint("seq", name="pk_dashboard_scheduled_posts"),
-        sa.UniqueConstraint("id", name="uq_dashboard_scheduled_posts_id"),
-    )
-    op.create_index("ix_dashboard_scheduled_posts_org_id", "dashboard_scheduled_posts", ["org_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_dashboard_scheduled_posts_org_id", table_name="dashboard_scheduled_posts")
-    op.drop_table("dashboard_scheduled_posts")
     op.drop_table("invitations")
     op.drop_index("ix_dashboard_sessions_person_id", table_name="dashboard_sessions")
     op.drop_table("dashboard_sessions")
