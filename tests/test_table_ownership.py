@@ -46,7 +46,6 @@ OWNER = {
     "ToolUsage": "tools",
     "ToolCall": "tools",
     "ToolAccount": "tools",
-    "ToolScheduledPost": "tools",
     "ThreadsProfile": "publishing",
     "ThreadsApp": "publishing",
     "ThreadsToken": "publishing",
