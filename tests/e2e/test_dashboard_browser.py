@@ -292,6 +292,8 @@ def test_consent_screen_ends_in_a_working_token(
         assert page.locator("#app-name").inner_text() == "Scheduler Pro"
         assert "threads_content_publish" in page.locator("#scopes").inner_text()
         shots.take(page, "oauth-consent")
+        # the demo org has two profiles (@acme, @ada): the person picks which one the app may use
+        page.get_by_label(f"@{info['threads_username']}").check()
         page.locator("#allow").click()
         page.wait_for_url(re.compile(r".*/healthz\?.*"))
         back = httpx.URL(page.url)
