@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from typer.testing import CliRunner
 
 from tests.factories import ctx_of, make_org
+from threadline import cli
 from threadline.publishing import accounts
 from threadline.publishing.auth import SCOPES
 from threadline.publishing.schemas import ProfileCreate, TokenCreate
@@ -83,3 +89,18 @@ def error(r: Response) -> dict[str, Any]:
     body: dict[str, Any] = r.json()["error"]
     assert body["fbtrace_id"] == r.headers["x-request-id"]
     return body
+
+
+def cli_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Runs `threadline ... --json` on an embedded store of its own; returns the parsed answer."""
+    monkeypatch.setenv("THREADLINE_DATA_DIR", str(tmp_path / "cli"))
+    for name in ("THREADLINE_DATABASE_URL", "THREADLINE_ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(cli.app, [*args, "--json"])
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        return json.loads(result.stdout)
+
+    return run

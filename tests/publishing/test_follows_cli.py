@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.publishing.helpers import cli_json
 from threadline import cli
 
 
 def test_cli_follow_and_unfollow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("THREADLINE_DATA_DIR", str(tmp_path / "cli"))
-    for name in ("THREADLINE_DATABASE_URL", "THREADLINE_ADMIN_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    run = cli_json(tmp_path, monkeypatch)
     runner = CliRunner()
-
-    def run(*args: str) -> Any:
-        result = runner.invoke(cli.app, [*args, "--json"])
-        assert result.exit_code == 0, (result.stdout, result.stderr)
-        return json.loads(result.stdout)
 
     org = run("orgs", "create", "Acme")
     a = run("profiles", "create", org["id"], "ann")

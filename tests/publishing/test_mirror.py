@@ -3,7 +3,6 @@ mirror job, and the paths that fail without reaching an upstream (the e2e tests 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.factories import ctx_of, run_jobs
-from tests.publishing.helpers import Profile, make_profile, text_post
+from tests.publishing.helpers import Profile, cli_json, make_profile, text_post
 from threadline import cli
 from threadline.kit.clock import MovableClock
 from threadline.kit.jobs import queue
@@ -167,15 +166,8 @@ def test_an_unreachable_upstream_is_retried_with_backoff(
 
 
 def test_cli_links_shows_and_unlinks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("THREADLINE_DATA_DIR", str(tmp_path / "cli"))
-    for name in ("THREADLINE_DATABASE_URL", "THREADLINE_ADMIN_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    run = cli_json(tmp_path, monkeypatch)
     runner = CliRunner()
-
-    def run(*args: str) -> Any:
-        result = runner.invoke(cli.app, [*args, "--json"])
-        assert result.exit_code == 0, (result.stdout, result.stderr)
-        return json.loads(result.stdout)
 
     org = run("orgs", "create", "Acme")
     run("profiles", "create", org["id"], "acme")

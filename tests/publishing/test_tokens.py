@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.factories import ctx_of
-from tests.publishing.helpers import create_text, error, get, make_profile, mint, post, text_post
+from tests.publishing.helpers import cli_json, create_text, error, get, make_profile, mint, post, text_post
 from threadline.kit.clock import MovableClock
 from threadline.kit.secrets import hash_key
 from threadline.store.models import ThreadsToken
@@ -366,21 +366,13 @@ def test_authorization_code_is_single_use(
 
 
 def test_cli_profiles_tokens_apps(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import json
 
     from typer.testing import CliRunner
 
     from threadline import cli
 
-    monkeypatch.setenv("THREADLINE_DATA_DIR", str(tmp_path / "cli"))
-    for name in ("THREADLINE_DATABASE_URL", "THREADLINE_ADMIN_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    run = cli_json(tmp_path, monkeypatch)
     runner = CliRunner()
-
-    def run(*args: str) -> Any:
-        result = runner.invoke(cli.app, [*args, "--json"])
-        assert result.exit_code == 0, (result.stdout, result.stderr)
-        return json.loads(result.stdout)
 
     org = run("orgs", "create", "Acme")
     profile = run("profiles", "create", org["id"], "acme")
