@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,8 +13,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.factories import TestOrg, ctx_of
-from threadline.insights.rollups import bump
+from threadline.insights.rollups import COUNTERS, RollupDelta, bump, bump_many
 from threadline.kit.ids import new_id
+from threadline.store.db import Database
 from threadline.store.models import Ad, AdGroup, Campaign
 
 DAY = 86400
@@ -122,3 +127,59 @@ def get(client: TestClient, org: TestOrg, path: str, params: list[tuple[str, str
 
 def error(code: str, message: str, param: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+
+
+def rollup_delta(ad: AdRef, ts: int, **counters: int | str) -> RollupDelta:
+    return RollupDelta(
+        org_id=ad.org_id,
+        campaign_id=ad.campaign_id,
+        ad_group_id=ad.ad_group_id,
+        ad_id=ad.id,
+        ts=ts,
+        **counters,  # type: ignore[arg-type]
+    )
+
+
+def random_batches(ads: list[AdRef], seed: int) -> list[list[RollupDelta]]:
+    """100 batches of 1-9 deltas over two hours, two supplies and two countries: overlapping buckets."""
+    rnd = random.Random(seed)
+    return [
+        [
+            rollup_delta(
+                rnd.choice(ads),
+                T0 + rnd.randrange(2) * 3600,
+                supply=rnd.choice(["thrad", "chatgpt"]),
+                country=rnd.choice(["US", "FR"]),
+                impressions=rnd.randrange(1, 9),
+                clicks=rnd.randrange(3),
+                spend_micros=rnd.randrange(10_000),
+            )
+            for _ in range(rnd.randrange(1, 10))
+        ]
+        for _ in range(100)
+    ]
+
+
+def write_concurrently(db: Database, batches: list[list[RollupDelta]]) -> None:
+    """Each batch in its own transaction from 20 threads, through bump (one delta) or bump_many."""
+
+    def write(batch: list[RollupDelta]) -> None:
+        with db.write() as s:
+            if len(batch) == 1:  # the single-event writers call bump
+                bump(s, **{f: getattr(batch[0], f) for f in RollupDelta.__dataclass_fields__})
+            else:
+                bump_many(s, batch)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(write, batches))
+
+
+def summed(
+    batches: list[list[RollupDelta]], key: Callable[[RollupDelta], Hashable]
+) -> dict[Any, tuple[int, ...]]:
+    """The counters of every delta added up per bucket key, computed in Python."""
+    totals: dict[Any, tuple[int, ...]] = defaultdict(lambda: (0,) * len(COUNTERS))
+    for d in (d for batch in batches for d in batch):
+        k = key(d)
+        totals[k] = tuple(a + getattr(d, c) for a, c in zip(totals[k], COUNTERS, strict=True))
+    return totals

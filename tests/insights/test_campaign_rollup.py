@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,18 @@ from sqlalchemy.orm import Session
 
 from tests.databases import database_at, downgrade
 from tests.factories import ctx_of, make_org
-from tests.insights.helpers import DAY, T0, AdRef, add_ad, add_ad_group, add_campaign
+from tests.insights.helpers import (
+    DAY,
+    T0,
+    AdRef,
+    add_ad,
+    add_ad_group,
+    add_campaign,
+    random_batches,
+    rollup_delta,
+    summed,
+    write_concurrently,
+)
 from threadline.insights.params import Filter, Window
 from threadline.insights.repository import AD_ROLLUP, CAMPAIGN_ROLLUP, Scope, aggregate, rollup_columns
 from threadline.insights.rollups import COUNTERS, RollupDelta, bump, bump_many, hour_of
@@ -31,13 +40,15 @@ Totals = dict[Key, tuple[int, ...]]
 def test_bump_and_bump_many_write_the_campaign_bucket_in_the_same_call(app: FastAPI) -> None:
     ads = _ads(app)  # org A: campaign 0 with two ads, campaign 1 with one; org B: one ad
     deltas = [
-        _delta(ads[0], T0 + 10, impressions=3, spend_micros=1_000),
-        _delta(ads[0], T0 + 3599, impressions=1, clicks=1, spend_micros=500),
-        _delta(ads[1], T0 + 20, impressions=4, viewable_impressions=2),
-        _delta(ads[1], T0 + 30, supply="chatgpt", country="FR", conversions=1, conversion_value_micros=9),
-        _delta(ads[2], T0 + 40, impressions=6),
-        _delta(ads[0], T0 + 3600, impressions=7),
-        _delta(ads[3], T0 + 50, impressions=5, spend_micros=2_000),
+        rollup_delta(ads[0], T0 + 10, impressions=3, spend_micros=1_000),
+        rollup_delta(ads[0], T0 + 3599, impressions=1, clicks=1, spend_micros=500),
+        rollup_delta(ads[1], T0 + 20, impressions=4, viewable_impressions=2),
+        rollup_delta(
+            ads[1], T0 + 30, supply="chatgpt", country="FR", conversions=1, conversion_value_micros=9
+        ),
+        rollup_delta(ads[2], T0 + 40, impressions=6),
+        rollup_delta(ads[0], T0 + 3600, impressions=7),
+        rollup_delta(ads[3], T0 + 50, impressions=5, spend_micros=2_000),
     ]
     with ctx_of(app).db.write() as s:
         bump_many(s, deltas[:5])
@@ -62,37 +73,10 @@ def test_bump_and_bump_many_write_the_campaign_bucket_in_the_same_call(app: Fast
 def test_concurrent_writers_keep_the_campaign_table_equal_to_the_ad_rows(app: FastAPI) -> None:
     """20 threads hit overlapping buckets in random orders: no lost increment, no deadlock, equal tables."""
     ads = _ads(app)
-    rnd = random.Random(7)
-    batches = [
-        [
-            _delta(
-                rnd.choice(ads),
-                T0 + rnd.randrange(2) * 3600,
-                supply=rnd.choice(["thrad", "chatgpt"]),
-                country=rnd.choice(["US", "FR"]),
-                impressions=rnd.randrange(1, 9),
-                clicks=rnd.randrange(3),
-                spend_micros=rnd.randrange(10_000),
-            )
-            for _ in range(rnd.randrange(1, 10))
-        ]
-        for _ in range(100)
-    ]
-    expected: Totals = defaultdict(lambda: (0,) * len(COUNTERS))
-    for d in (d for batch in batches for d in batch):
-        key = (d.org_id, d.campaign_id, hour_of(d.ts), d.supply, d.country)
-        expected[key] = tuple(a + getattr(d, c) for a, c in zip(expected[key], COUNTERS, strict=True))
+    batches = random_batches(ads, seed=7)
+    expected = summed(batches, lambda d: (d.org_id, d.campaign_id, hour_of(d.ts), d.supply, d.country))
     db = ctx_of(app).db
-
-    def write(batch: list[RollupDelta]) -> None:
-        with db.write() as s:
-            if len(batch) == 1:
-                bump(s, **{f: getattr(batch[0], f) for f in RollupDelta.__dataclass_fields__})
-            else:
-                bump_many(s, batch)
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        list(pool.map(write, batches))
+    write_concurrently(db, batches)
     with db.read() as s:
         assert _campaign_rows(s) == _ad_sums(s) == expected
 
@@ -113,7 +97,7 @@ def test_campaign_answers_equal_the_per_ad_sums(app: FastAPI) -> None:
     ads = _ads(app)
     rnd = random.Random(11)
     deltas = [
-        _delta(
+        rollup_delta(
             rnd.choice(ads),
             T0 - 3 * DAY + rnd.randrange(4 * 24) * 3600 + rnd.randrange(3600),
             supply=rnd.choice(["thrad", "chatgpt"]),
@@ -245,17 +229,6 @@ def _ads(app: FastAPI) -> list[AdRef]:
         add_ad(app, first, c1, add_ad_group(app, first, c1)),
         add_ad(app, second, c2, add_ad_group(app, second, c2)),
     ]
-
-
-def _delta(ad: AdRef, ts: int, **counters: int | str) -> RollupDelta:
-    return RollupDelta(
-        org_id=ad.org_id,
-        campaign_id=ad.campaign_id,
-        ad_group_id=ad.ad_group_id,
-        ad_id=ad.id,
-        ts=ts,
-        **counters,  # type: ignore[arg-type]
-    )
 
 
 def _campaign_rows(s: Session) -> Totals:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,17 @@ from sqlalchemy.orm import Session
 
 from tests.databases import database_at, downgrade
 from tests.factories import ctx_of, make_org
-from tests.insights.helpers import T0, AdRef, add_ad, add_ad_group, add_campaign
+from tests.insights.helpers import (
+    T0,
+    AdRef,
+    add_ad,
+    add_ad_group,
+    add_campaign,
+    random_batches,
+    rollup_delta,
+    summed,
+    write_concurrently,
+)
 from threadline.insights.params import Filter
 from threadline.insights.repository import AD_ROLLUP, ORG_ROLLUP, Scope, rollup_columns
 from threadline.insights.rollups import COUNTERS, RollupDelta, bump, bump_many, hour_of
@@ -31,14 +39,16 @@ def test_bump_and_bump_many_write_the_org_bucket_in_the_same_call(app: FastAPI) 
     ads = _two_orgs(app)
     deltas = [
         # Two ads of one org in one org bucket, one of them twice in the same batch.
-        _delta(ads[0], T0 + 10, impressions=3, spend_micros=1_000),
-        _delta(ads[0], T0 + 3599, impressions=1, clicks=1, spend_micros=500),
-        _delta(ads[1], T0 + 20, impressions=4, viewable_impressions=2),
+        rollup_delta(ads[0], T0 + 10, impressions=3, spend_micros=1_000),
+        rollup_delta(ads[0], T0 + 3599, impressions=1, clicks=1, spend_micros=500),
+        rollup_delta(ads[1], T0 + 20, impressions=4, viewable_impressions=2),
         # Other slices and hours of the same org.
-        _delta(ads[1], T0 + 30, supply="chatgpt", country="FR", conversions=1, conversion_value_micros=9),
-        _delta(ads[0], T0 + 3600, impressions=7),
+        rollup_delta(
+            ads[1], T0 + 30, supply="chatgpt", country="FR", conversions=1, conversion_value_micros=9
+        ),
+        rollup_delta(ads[0], T0 + 3600, impressions=7),
         # Another org in the same hour and slice.
-        _delta(ads[2], T0 + 40, impressions=5, spend_micros=2_000),
+        rollup_delta(ads[2], T0 + 40, impressions=5, spend_micros=2_000),
     ]
     with ctx_of(app).db.write() as s:
         bump_many(s, deltas[:4])
@@ -61,37 +71,10 @@ def test_bump_and_bump_many_write_the_org_bucket_in_the_same_call(app: FastAPI) 
 def test_concurrent_writers_keep_the_org_table_equal_to_the_ad_rows(app: FastAPI) -> None:
     """20 threads hit overlapping buckets in random orders: no lost increment, no deadlock, equal tables."""
     ads = _two_orgs(app)
-    rnd = random.Random(5)
-    batches = [
-        [
-            _delta(
-                rnd.choice(ads),
-                T0 + rnd.randrange(2) * 3600,
-                supply=rnd.choice(["thrad", "chatgpt"]),
-                country=rnd.choice(["US", "FR"]),
-                impressions=rnd.randrange(1, 9),
-                clicks=rnd.randrange(3),
-                spend_micros=rnd.randrange(10_000),
-            )
-            for _ in range(rnd.randrange(1, 10))
-        ]
-        for _ in range(100)
-    ]
-    expected: Totals = defaultdict(lambda: (0,) * len(COUNTERS))
-    for d in (d for batch in batches for d in batch):
-        key = (d.org_id, hour_of(d.ts), d.supply, d.country)
-        expected[key] = tuple(a + getattr(d, c) for a, c in zip(expected[key], COUNTERS, strict=True))
+    batches = random_batches(ads, seed=5)
+    expected = summed(batches, lambda d: (d.org_id, hour_of(d.ts), d.supply, d.country))
     db = ctx_of(app).db
-
-    def write(batch: list[RollupDelta]) -> None:
-        with db.write() as s:
-            if len(batch) == 1:  # the single-event writers (serving) call bump
-                bump(s, **{f: getattr(batch[0], f) for f in RollupDelta.__dataclass_fields__})
-            else:
-                bump_many(s, batch)
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        list(pool.map(write, batches))
+    write_concurrently(db, batches)
     with db.read() as s:
         assert _org_rows(s) == _ad_sums(s) == expected
 
@@ -165,17 +148,6 @@ def _two_orgs(app: FastAPI) -> list[AdRef]:
             cid = add_campaign(app, org, f"C{i}")
             ads.append(add_ad(app, org, cid, add_ad_group(app, org, cid)))
     return ads
-
-
-def _delta(ad: AdRef, ts: int, **counters: int | str) -> RollupDelta:
-    return RollupDelta(
-        org_id=ad.org_id,
-        campaign_id=ad.campaign_id,
-        ad_group_id=ad.ad_group_id,
-        ad_id=ad.id,
-        ts=ts,
-        **counters,  # type: ignore[arg-type]
-    )
 
 
 def _org_rows(s: Session) -> Totals:
