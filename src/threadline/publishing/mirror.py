@@ -31,7 +31,7 @@ from threadline.context import AppContext
 from threadline.kit import crypto
 from threadline.kit.errors import invalid, not_found
 from threadline.kit.ids import parse_graph_id
-from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue
+from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue, exponential_backoff
 from threadline.publishing import fields as F
 from threadline.publishing import repository as repo
 from threadline.publishing.accounts import profile_row
@@ -296,7 +296,9 @@ def _params(ctx: AppContext, post: ThreadsPost) -> dict[str, str]:
 
 def _backoff(ctx: AppContext, attempt: int) -> int:
     st = ctx.settings
-    return int(min(st.mirror_retry_max_seconds, st.mirror_retry_base_seconds * 2 ** max(0, attempt - 1)))
+    return exponential_backoff(
+        attempt, base_seconds=st.mirror_retry_base_seconds, max_seconds=st.mirror_retry_max_seconds
+    )
 
 
 def mirror_post(ctx: AppContext, post_id: int, attempt: int) -> None:
