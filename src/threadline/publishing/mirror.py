@@ -34,7 +34,7 @@ from threadline.kit.ids import parse_graph_id
 from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue, exponential_backoff
 from threadline.publishing import fields as F
 from threadline.publishing import repository as repo
-from threadline.publishing.accounts import profile_row
+from threadline.publishing.accounts import LONG_LIVED_SECONDS, profile_row
 from threadline.publishing.outbound_schemas import MirrorOut, UpstreamLink, UpstreamOut
 from threadline.publishing.upstream_client import ThreadsUpstream, UpstreamError
 from threadline.store.models import ThreadsMirror, ThreadsPost, ThreadsUpstreamLink
@@ -45,7 +45,6 @@ MIRROR = "publishing.mirror_post"
 MIRROR_DELETE = "publishing.mirror_delete"
 REFRESH = "publishing.mirror_token_refresh"
 TOKEN_PURPOSE = "threadline/threads-upstream/access-token"
-LONG_LIVED_SECONDS = 60 * 86400
 REFRESH_EVERY_SECONDS = 3600
 JOB_ATTEMPTS_CEILING = 1000  # the handler gives up after settings.mirror_max_attempts first
 # Container options forwarded as they are; the JSON-valued ones travel JSON-encoded, as Graph wants.
