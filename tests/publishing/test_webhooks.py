@@ -344,24 +344,24 @@ def test_receiver_down_then_back(
     client: TestClient,
     admin_headers: dict[str, str],
     threads_app: dict[str, Any],
+    receiver: Receiver,
     alice: Profile,
     bob: Profile,
     clock: MovableClock,
 ) -> None:
-    with receiver_server() as rx:
-        _subscribed(client, admin_headers, threads_app, rx)
-        rx.stop()
-        text_post(client, bob, "are you there @alice")
-        run_jobs(app)
-        [d] = _deliveries(client, admin_headers, threads_app["client_id"])
-        assert (d["status"], d["attempts"], d["last_status_code"]) == ("pending", 1, None)
-        assert "failed" in d["last_error"]
-        clock.advance(10)
-        run_jobs(app)
-        clock.advance(20)
-        run_jobs(app)
-        [d] = _deliveries(client, admin_headers, threads_app["client_id"])
-        assert (d["status"], d["attempts"]) == ("failed", 3)
+    _subscribed(client, admin_headers, threads_app, receiver)
+    receiver.stop()
+    text_post(client, bob, "are you there @alice")
+    run_jobs(app)
+    [d] = _deliveries(client, admin_headers, threads_app["client_id"])
+    assert (d["status"], d["attempts"], d["last_status_code"]) == ("pending", 1, None)
+    assert "failed" in d["last_error"]
+    clock.advance(10)
+    run_jobs(app)
+    clock.advance(20)
+    run_jobs(app)
+    [d] = _deliveries(client, admin_headers, threads_app["client_id"])
+    assert (d["status"], d["attempts"]) == ("failed", 3)
 
 
 def test_slow_receiver_times_out_and_is_retried(

@@ -31,10 +31,10 @@ from threadline.context import AppContext
 from threadline.kit import crypto
 from threadline.kit.errors import invalid, not_found
 from threadline.kit.ids import parse_graph_id
-from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue
+from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue, exponential_backoff
 from threadline.publishing import fields as F
 from threadline.publishing import repository as repo
-from threadline.publishing.accounts import profile_row
+from threadline.publishing.accounts import LONG_LIVED_SECONDS, profile_row
 from threadline.publishing.outbound_schemas import MirrorOut, UpstreamLink, UpstreamOut
 from threadline.publishing.upstream_client import ThreadsUpstream, UpstreamError
 from threadline.store.models import ThreadsMirror, ThreadsPost, ThreadsUpstreamLink
@@ -45,7 +45,6 @@ MIRROR = "publishing.mirror_post"
 MIRROR_DELETE = "publishing.mirror_delete"
 REFRESH = "publishing.mirror_token_refresh"
 TOKEN_PURPOSE = "threadline/threads-upstream/access-token"
-LONG_LIVED_SECONDS = 60 * 86400
 REFRESH_EVERY_SECONDS = 3600
 JOB_ATTEMPTS_CEILING = 1000  # the handler gives up after settings.mirror_max_attempts first
 # Container options forwarded as they are; the JSON-valued ones travel JSON-encoded, as Graph wants.
@@ -296,7 +295,9 @@ def _params(ctx: AppContext, post: ThreadsPost) -> dict[str, str]:
 
 def _backoff(ctx: AppContext, attempt: int) -> int:
     st = ctx.settings
-    return int(min(st.mirror_retry_max_seconds, st.mirror_retry_base_seconds * 2 ** max(0, attempt - 1)))
+    return exponential_backoff(
+        attempt, base_seconds=st.mirror_retry_base_seconds, max_seconds=st.mirror_retry_max_seconds
+    )
 
 
 def mirror_post(ctx: AppContext, post_id: int, attempt: int) -> None:

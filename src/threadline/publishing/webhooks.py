@@ -28,7 +28,7 @@ from threadline.kit import crypto
 from threadline.kit.errors import ApiError, not_found
 from threadline.kit.http_fetch import FetchError
 from threadline.kit.ids import new_graph_id, parse_graph_id
-from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue
+from threadline.kit.jobs import Job, JobRegistry, RetryJob, enqueue, exponential_backoff
 from threadline.kit.pagination import PageParams, keyset_page
 from threadline.operator.schemas import Page
 from threadline.publishing import fields as F
@@ -409,7 +409,9 @@ def deliver(ctx: AppContext, delivery_id: int, attempt: int) -> None:
         elif give_up:
             row.status = "failed"
     if error is not None and not give_up:
-        delay = min(st.webhook_retry_max_seconds, st.webhook_retry_base_seconds * 2 ** (attempt - 1))
+        delay = exponential_backoff(
+            attempt, base_seconds=st.webhook_retry_base_seconds, max_seconds=st.webhook_retry_max_seconds
+        )
         raise RetryJob(delay, error)
 
 

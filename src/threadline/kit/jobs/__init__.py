@@ -9,7 +9,7 @@
 """
 
 from threadline.kit.jobs.queue import DEAD, DONE, QUEUED, RUNNING, STATES, enqueue
-from threadline.kit.jobs.registry import Handler, Job, JobRegistry, Periodic, RetryJob
+from threadline.kit.jobs.registry import Handler, Job, JobRegistry, Periodic, RetryJob, exponential_backoff
 from threadline.kit.jobs.worker import JobWorker, Outcome
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "Periodic",
     "RetryJob",
     "enqueue",
+    "exponential_backoff",
 ]

@@ -40,6 +40,12 @@ class Periodic:
         return f"every:{self.kind}"
 
 
+def exponential_backoff(attempt: int, *, base_seconds: float, max_seconds: float) -> int:
+    """Seconds before retrying after failed attempt ``attempt`` (1-based): base, 2x base, 4x base...,
+    capped at ``max_seconds``."""
+    return int(min(max_seconds, base_seconds * 2 ** max(0, attempt - 1)))
+
+
 class JobRegistry:
     """Handlers by kind. Failures back off exponentially: base, 2x base, 4x base, ... up to the cap."""
 
@@ -81,4 +87,6 @@ class JobRegistry:
 
     def backoff(self, attempt: int) -> int:
         """Seconds before retrying after failed attempt ``attempt`` (1-based)."""
-        return int(min(self.retry_max_seconds, self.retry_base_seconds * 2 ** max(0, attempt - 1)))
+        return exponential_backoff(
+            attempt, base_seconds=self.retry_base_seconds, max_seconds=self.retry_max_seconds
+        )
