@@ -339,7 +339,7 @@ def test_receiver_answering_500_is_retried_with_backoff_then_dead(
     assert _deliveries(client, admin_headers, cid, status="pending") == []
 
 
-def test_receiver_down_then_back(
+def test_receiver_down_is_retried_then_fails(
     app: FastAPI,
     client: TestClient,
     admin_headers: dict[str, str],
