@@ -331,9 +331,9 @@ def referenced(post: ThreadsPost, name: str, limit: int | None = None) -> list[i
     if name == "children":
         return [int(c) for c in a.get("children") or []][:limit]
     if name == "quoted_post":
-        return [int(a["quote_post_id"])] if a.get("quote_post_id") else []
+        return [post.quote_post_id] if post.quote_post_id is not None else []
     if name == "root_post":
-        return [int(a.get("root_post_id") or post.id)]
+        return [post.root_id or post.id]
     if name == "replied_to":
         return [post.reply_to_id] if post.reply_to_id is not None else []
     return []

@@ -225,7 +225,6 @@ def _publish_locked(ctx: AppContext, s: Session, principal: ThreadsPrincipal, ci
     if target is not None:
         # A reply's audience is its conversation's: reply_control is a root-post setting.
         attrs["reply_control"] = target.root.attrs.get("reply_control") or "everyone"
-        attrs["root_post_id"] = str(target.root.id)  # also the root_id column; webhook payloads read this
     post = _post(
         container,
         media_id,

@@ -237,8 +237,7 @@ def enqueue_for_post(s: Session, post: ThreadsPost, *, now: int) -> int:
     """Deliveries (rows + jobs, in the publish transaction) for a newly published post; how many."""
     targets: list[tuple[int, str]] = []
     if post.reply_to_id is not None:
-        root_id = int(post.attrs.get("root_post_id") or post.reply_to_id)
-        root = s.get(ThreadsPost, root_id)
+        root = s.get(ThreadsPost, post.root_id or post.reply_to_id)
         if root is not None:
             targets.append((root.profile_id, "replies"))
     names = mentioned_usernames(post.text)
@@ -288,7 +287,7 @@ def render_value(ctx: AppContext, s: Session, post: ThreadsPost, field: str) -> 
     profile_ids = {post.profile_id}
     root: ThreadsPost | None = None
     if field == "replies":
-        root = s.get(ThreadsPost, int(post.attrs.get("root_post_id") or post.reply_to_id or post.id))
+        root = s.get(ThreadsPost, post.root_id or post.reply_to_id or post.id)
         if root is not None:
             profile_ids.add(root.profile_id)
     mc = F.MediaContext(
