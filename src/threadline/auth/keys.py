@@ -204,10 +204,10 @@ async def resolve_key(
     if not token.startswith(PREFIX_BY_KIND[kind] + "_") or len(token) > MAX_TOKEN_LENGTH:
         return None
     digest = hash_key(token)
-    hit, cached = cache.get(digest, clock.monotonic())
+    mono = clock.monotonic()
+    hit, cached = cache.get(digest, mono)
     if hit:  # the hot path: no thread hop, no second cache read
         return _usable(cached, kind, clock)
-    mono = clock.monotonic()
     principal = await cache.loads.run(
         digest, lambda: anyio.to_thread.run_sync(_load, db, cache, clock, token, digest, mono)
     )

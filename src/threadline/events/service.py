@@ -19,6 +19,7 @@ from threadline.auth.keys import KeyPrincipal
 from threadline.events import repository
 from threadline.events.schemas import CollectIn, ConversionIn, encodable
 from threadline.insights import rollups
+from threadline.kit.batch_writer import unavailable
 from threadline.kit.errors import ApiError
 from threadline.serving import clicks as serving_clicks
 
@@ -241,12 +242,7 @@ def conversion_event(
 
 def store_failed() -> ApiError:
     """The answer to an event the writer could not store (the store is down): retry later."""
-    err = ApiError(
-        503,
-        "service_unavailable",
-        "The event could not be stored. Retry later.",
-        headers={"Retry-After": "1"},
-    )
+    err = unavailable("The event could not be stored. Retry later.")
     err.type = "api_error"
     return err
 

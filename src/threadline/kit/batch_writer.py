@@ -36,13 +36,9 @@ BatchHandler = Callable[[Session, Sequence[T]], Sequence[Any]]
 _RETRIES = 3
 
 
-def unavailable() -> ApiError:
-    return ApiError(
-        503,
-        "service_unavailable",
-        "The write could not be stored. Retry later.",
-        headers={"Retry-After": "1"},
-    )
+def unavailable(message: str = "The write could not be stored. Retry later.") -> ApiError:
+    """The 503 an item gets when its batch could not be stored; owners pass their own wording."""
+    return ApiError(503, "service_unavailable", message, headers={"Retry-After": "1"})
 
 
 Write = Callable[[Session], Any]

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from threadline.context import AppContext
 from threadline.kit.secrets import constant_time_equal, generate_key, hash_key
+from threadline.operator import server_values
 from threadline.store.models import ServerSecret
 
 SECRET_NAME = "admin_token_hash"
@@ -20,9 +20,7 @@ def ensure_admin_token(ctx: AppContext) -> str | None:
     """Make sure an admin token exists; returns the plain token if it was generated just now."""
     if ctx.settings.admin_token:
         return None
-    with ctx.db.read() as s:
-        existing = s.get(ServerSecret, SECRET_NAME)
-    if existing is not None:
+    if server_values.read(ctx, SECRET_NAME) is not None:
         return None
     plain = generate_key("adm")
     try:
@@ -61,9 +59,8 @@ def check_admin_token(ctx: AppContext, presented: str) -> bool:
         return constant_time_equal(hash_key(presented), hash_key(ctx.settings.admin_token))
     cached = ctx.admin_token_hash
     if cached is None:
-        with ctx.db.read() as s:
-            cached = s.execute(select(ServerSecret.value).where(ServerSecret.name == SECRET_NAME)).scalar()
+        cached = server_values.read(ctx, SECRET_NAME)
         if cached is None:
             return False
         ctx.admin_token_hash = cached
-    return constant_time_equal(hash_key(presented), str(cached))
+    return constant_time_equal(hash_key(presented), cached)

@@ -43,7 +43,7 @@ from threadline.serving.schemas import (
     serving_errors,
 )
 from threadline.serving.service import Decision, Plan, ServeRequest
-from threadline.surfaces import SERVING
+from threadline.surfaces import SERVING, SERVING_BID_PATH, TRACKING_CLICK, TRACKING_VIEW
 
 
 def ctx_of(request: Request) -> AppContext:
@@ -182,7 +182,7 @@ def build_router() -> APIRouter:
     router = APIRouter(tags=["serving"])
 
     @router.post(
-        "/api/v1/ssp/bid-request",
+        SERVING_BID_PATH,
         response_model=BidResponse,
         responses=serving_errors(400, 401, 403, 429, 503),
         openapi_extra={
@@ -213,14 +213,14 @@ def build_router() -> APIRouter:
         planned = await anyio.to_thread.run_sync(_plan_serve_ad, ctx, request, raw, principal)
         return _serve_ad_response(ctx, request, planned, await _decide(ctx, planned), t0)
 
-    router.add_api_route("/api/v1/ssp/bid-request", _preflight, methods=["OPTIONS"], include_in_schema=False)
+    router.add_api_route(SERVING_BID_PATH, _preflight, methods=["OPTIONS"], include_in_schema=False)
     router.add_api_route("/developer/serve-ad/", _preflight, methods=["OPTIONS"], include_in_schema=False)
     router.add_api_route(
         "/api/v1/tracking/sponsored-polls/vote", _preflight, methods=["OPTIONS"], include_in_schema=False
     )
 
     @router.get(
-        "/t/c/{token}",
+        TRACKING_CLICK + "{token}",
         status_code=302,
         responses={302: {"description": "Redirect to the landing page"}, **serving_errors(404, 503)},
     )
@@ -230,7 +230,7 @@ def build_router() -> APIRouter:
         return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
 
     @router.get(
-        "/t/v/{token}",
+        TRACKING_VIEW + "{token}",
         status_code=204,
         responses={204: {"description": "Counted"}, **serving_errors(404, 503)},
     )

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from threadline.context import AppContext
 from threadline.insights.rollups import RollupDelta, bump_many
+from threadline.kit import batch_writer
 from threadline.kit.batch_writer import BatchWriter, Write, call_each
 from threadline.kit.errors import ApiError
 from threadline.kit.ids import new_id
@@ -82,8 +83,7 @@ class Written:
 
 def unavailable() -> ApiError:
     """The answer to a request whose write could not be stored: nothing was served or charged."""
-    return ApiError(503, "service_unavailable", "The request could not be recorded. Retry later.",
-                    headers={"Retry-After": "1"})  # fmt: skip
+    return batch_writer.unavailable("The request could not be recorded. Retry later.")
 
 
 class ServingEngine:
