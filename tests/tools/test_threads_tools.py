@@ -324,6 +324,13 @@ def _jobs(app: FastAPI) -> list[JobRecord]:
         return [j for j in s.execute(select(JobRecord)).scalars() if j.kind == scheduled.PUBLISH_SCHEDULED]
 
 
+def _schedule(client: TestClient, org: ToolOrg, publish_at: float, **post: Any) -> str:
+    """Schedule a post through the tool and return its schedule_id."""
+    data = ok(call(client, "schedule_threads_post", {**post, "publish_at": iso(publish_at)}, org.headers))
+    sid: str = data["structured"]["schedule_id"]
+    return sid
+
+
 def test_schedule_publishes_at_the_time(
     app: FastAPI, client: TestClient, clock: MovableClock, org: ToolOrg, alice: Profile
 ) -> None:
@@ -354,14 +361,7 @@ def test_schedule_publishes_at_the_time(
 def test_schedule_cancel(
     app: FastAPI, client: TestClient, clock: MovableClock, org: ToolOrg, alice: Profile
 ) -> None:
-    sid = ok(
-        call(
-            client,
-            "schedule_threads_post",
-            {"text": "never", "publish_at": iso(clock.now() + 60)},
-            org.headers,
-        )
-    )["structured"]["schedule_id"]
+    sid = _schedule(client, org, clock.now() + 60, text="never")
     data = ok(call(client, "cancel_threads_scheduled_post", {"schedule_id": sid}, org.headers))
     assert data["structured"]["scheduled_post"]["status"] == "cancelled"
     clock.advance(60)
@@ -381,14 +381,7 @@ def test_schedule_cancel(
 def test_a_published_schedule_cannot_be_cancelled(
     app: FastAPI, client: TestClient, clock: MovableClock, org: ToolOrg, alice: Profile
 ) -> None:
-    sid = ok(
-        call(
-            client,
-            "schedule_threads_post",
-            {"text": "soon", "publish_at": iso(clock.now() + 60)},
-            org.headers,
-        )
-    )["structured"]["schedule_id"]
+    sid = _schedule(client, org, clock.now() + 60, text="soon")
     clock.advance(60)
     run_jobs(app)
     [row] = _schedules(app)
@@ -473,14 +466,7 @@ def test_the_schedule_commits_with_the_call_record(
 def test_a_scheduled_post_publishing_refuses_is_failed(
     app: FastAPI, client: TestClient, clock: MovableClock, org: ToolOrg, alice: Profile
 ) -> None:
-    sid = ok(
-        call(
-            client,
-            "schedule_threads_post",
-            {"text": "x", "reply_to_id": "999", "publish_at": iso(clock.now() + 60)},
-            org.headers,
-        )
-    )["structured"]["schedule_id"]
+    sid = _schedule(client, org, clock.now() + 60, text="x", reply_to_id="999")
     clock.advance(60)
     run_jobs(app)
     [row] = _schedules(app)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from threadline.context import AppContext
-from threadline.kit.errors import ApiError, not_found
+from threadline.kit.errors import ApiError
 from threadline.kit.ids import new_id
 from threadline.publishing import accounts, scheduled
 from threadline.publishing import service as publishing
-from threadline.publishing.auth import SCOPES, ThreadsPrincipal
+from threadline.publishing.auth import ThreadsPrincipal
 from threadline.publishing.errors import GraphError
 from threadline.publishing.schemas import ProfileOut
 
@@ -24,22 +24,9 @@ def profiles(ctx: AppContext, org_id: str) -> list[ProfileOut]:
 
 
 def principal_for(ctx: AppContext, org_id: str, profile_id: str) -> ThreadsPrincipal:
-    """The dashboard speaking for one of the org's profiles (404 for any other profile)."""
-    for p in profiles(ctx, org_id):
-        if p.id == profile_id:
-            now = ctx.clock.now_s()
-            return ThreadsPrincipal(
-                token_id=0,
-                profile_id=int(p.id),
-                org_id=org_id,
-                username=p.username,
-                scopes=frozenset(SCOPES),
-                app_id=None,
-                lifetime="dashboard",
-                created_at=now,
-                expires_at=now + 60,
-            )
-    raise not_found("profile", "profile_id")
+    """The dashboard speaking for one of the org's profiles (404 for any other profile): the same org
+    principal the agent tools use."""
+    return accounts.org_principal(ctx, org_id, profile_id)
 
 
 def graph_problem(err: GraphError) -> ApiError:
