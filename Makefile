@@ -26,8 +26,13 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# The suite on PYTEST_WORKERS processes (pytest-xdist), at most one per core; PYTEST_WORKERS=0 runs it in
+# this process. Each worker has its own temporary folder, PostgreSQL database and Redis database.
+CORES := $(shell nproc 2>/dev/null || echo 1)
+PYTEST_WORKERS ?= $(shell [ $(CORES) -lt 2 ] && echo $(CORES) || echo 2)
+
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

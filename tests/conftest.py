@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from fastapi import FastAPI
@@ -26,6 +27,27 @@ REDIS_URL = os.environ.get("THREADLINE_TEST_REDIS_URL")
 ADMIN_TOKEN = "adm_test_token"
 
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def redis_db_for_worker(url: str, worker: str) -> str:
+    """``url`` on its own Redis database for xdist worker ``worker`` (gw0 -> db 1, gw1 -> db 2, ...).
+
+    Redis keys are shared by every process on the server: a test that resets or counts keys (the rate
+    limiter's reset() deletes every threadline:rl:* key) would otherwise see another worker's. Database 0
+    stays for runs without xdist; 16 databases (Redis's default) cover 15 workers.
+    """
+    index = int(worker.removeprefix("gw")) + 1
+    if index > 15:
+        raise pytest.UsageError(f"xdist worker {worker}: Redis has 16 databases; run at most 15 workers")
+    parts = urlsplit(url if "://" in url else f"redis://{url}")
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and REDIS_URL:
+        # Tests read the variable when they run; server processes they start inherit it.
+        os.environ["THREADLINE_TEST_REDIS_URL"] = redis_db_for_worker(REDIS_URL, worker)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

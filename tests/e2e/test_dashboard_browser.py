@@ -36,7 +36,12 @@ FIELDS = ("impressions", "clicks", "spend", "conversions")
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Shots:
     chosen = os.environ.get("THREADLINE_SCREENSHOT_DIR")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("dashboard-screenshots")
+    # Each xdist worker numbers its own shots from 01: one subfolder each, or they overwrite each other's.
+    folder = (
+        Path(chosen, os.environ.get("PYTEST_XDIST_WORKER", ""))
+        if chosen
+        else tmp_path_factory.mktemp("dashboard-screenshots")
+    )
     print(f"\ndashboard screenshots: {folder}")
     return Shots(folder)
 

@@ -64,7 +64,7 @@ def origin() -> Iterator[tuple[str, type[_StallingOrigin]]]:
         {"body": image_bytes("JPEG"), "first_seen": threading.Event(), "release": threading.Event()},
     )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/photo.jpg", handler
     finally:

@@ -97,7 +97,7 @@ def upstream_proxy(upstream: str) -> Iterator[Proxy]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(px))
     server.daemon_threads = True
     px.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield px
     finally:

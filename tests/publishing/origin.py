@@ -47,7 +47,7 @@ def origin_server() -> Iterator[Origin]:
     files: dict[str, tuple[bytes, str]] = {}
     handler = type("Handler", (_Handler,), {"files": files})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield Origin(f"http://127.0.0.1:{server.server_address[1]}", files)

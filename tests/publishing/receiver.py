@@ -105,7 +105,7 @@ def receiver_server(verify_token: str = "let-me-in", path: str = "/threads/webho
     server.daemon_threads = True
     rx.server = server
     rx.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield rx
     finally:
