@@ -28,11 +28,13 @@ format: $(STAMP)
 
 # The suite on PYTEST_WORKERS processes (pytest-xdist), at most one per core; PYTEST_WORKERS=0 runs it in
 # this process. Each worker has its own temporary folder, PostgreSQL database and Redis database.
+# --dist loadscope sends each module to one worker, so a module-scoped server process starts once
+# (loadgroup would be finer, but xdist 3.8 cannot tag its groups on pytest 9).
 CORES := $(shell nproc 2>/dev/null || echo 1)
 PYTEST_WORKERS ?= $(shell [ $(CORES) -lt 2 ] && echo $(CORES) || echo 2)
 
 test: lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

@@ -5,6 +5,7 @@ that can take the upstream down, answer Graph errors, or hold a publish while we
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,15 +92,16 @@ class Local:
         )
 
 
-def _seed_upstream(url: str, tmp_path: Path) -> tuple[str, str]:
-    upgrade(url)
-    settings = Settings(data_dir=tmp_path / "seed", database_url=url, secret_key="e2e-secret-key")
+def _seed_upstream(url: str, data_dir: Path) -> tuple[str, str]:
+    """A new upstream account (its own profile, so its posts are this test's alone) and its token."""
+    settings = Settings(data_dir=data_dir, database_url=url, secret_key="e2e-secret-key")
     ctx = build_context(settings)
     try:
         from tests.factories import seed_org
 
         org = seed_org(ctx, "Upstream", card=None)
-        profile = accounts.create_profile(ctx, org.org.id, ProfileCreate(username="real_acme"))
+        username = f"real_acme_{uuid.uuid4().hex[:8]}"
+        profile = accounts.create_profile(ctx, org.org.id, ProfileCreate(username=username))
         ctx.clock = MovableClock(start=time.time() - 25 * 3600)
         token = accounts.create_token(ctx, profile.id, TokenCreate(scopes=UPSTREAM_SCOPES, lifetime="long"))
     finally:
@@ -107,17 +109,26 @@ def _seed_upstream(url: str, tmp_path: Path) -> tuple[str, str]:
     return profile.id, token.access_token
 
 
-@pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[Upstream]:
-    (tmp_path / "up").mkdir()
-    with fresh_database("sqlite", tmp_path / "up") as url:
-        profile_id, token = _seed_upstream(url, tmp_path / "up")
-        proc = ServerProcess(tmp_path / "up" / "data", server_env(url, **FAST))
+# One upstream server for the module (starting one costs seconds): it only plays Threads, and each
+# test gets an account of its own on it.
+@pytest.fixture(scope="module")
+def upstream_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
+    up = tmp_path_factory.mktemp("up")
+    with fresh_database("sqlite", up) as url:
+        upgrade(url)
+        proc = ServerProcess(up / "data", server_env(url, **FAST))
         proc.start()
         try:
-            yield Upstream(proc, profile_id, token)
+            yield proc, url
         finally:
             proc.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server: tuple[ServerProcess, str], tmp_path: Path) -> Upstream:
+    proc, url = upstream_server
+    profile_id, token = _seed_upstream(url, tmp_path / "seed")
+    return Upstream(proc, profile_id, token)
 
 
 @pytest.fixture

@@ -25,31 +25,38 @@ from threadline.store.migrate import upgrade
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+# One server process per store for the module (starting one costs seconds); each test has its own
+# org and tool key, so quota counters and listings are the test's own.
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mcp.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('mcp') / 'mcp.db'}"
         return
     assert PG_URL
     with throwaway_pg_database(PG_URL, "threadline_mcp") as url:
         yield url
 
 
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[tuple[ServerProcess, str, str]]:
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[ServerProcess]:
     upgrade(database_url)
-    proc = ServerProcess(tmp_path / "data", server_env(database_url))
+    proc = ServerProcess(tmp_path_factory.mktemp("mcp-server") / "data", server_env(database_url))
     proc.start()
     try:
-        with httpx.Client(base_url=proc.base_url, timeout=10) as http:
-            adv = create_advertiser(http)
-            r = http.post(
-                f"/admin/v1/orgs/{adv.org_id}/tool_keys", json={"label": "mcp"}, headers=admin_headers()
-            )
-            assert r.status_code == 201, r.text
-            yield proc, adv.org_id, r.json()["api_key"]
+        yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def server(running: ServerProcess) -> tuple[ServerProcess, str, str]:
+    with httpx.Client(base_url=running.base_url, timeout=10) as http:
+        adv = create_advertiser(http)
+        r = http.post(
+            f"/admin/v1/orgs/{adv.org_id}/tool_keys", json={"label": "mcp"}, headers=admin_headers()
+        )
+        assert r.status_code == 201, r.text
+        return running, adv.org_id, r.json()["api_key"]
 
 
 def _client(url: str, key: str | None) -> Client:
@@ -145,8 +152,8 @@ def test_mcp_without_a_valid_key_is_401(server: tuple[ServerProcess, str, str], 
         anyio.run(attempt)
 
 
-def test_mcp_over_stdio(server: tuple[ServerProcess, str, str], database_url: str, tmp_path: Path) -> None:
-    _, _, key = server
+def test_mcp_over_stdio(server: tuple[ServerProcess, str, str], database_url: str) -> None:
+    proc, _, key = server
     params = StdioServerParameters(
         command=str(Path(sys.executable).parent / "threadline"),
         args=["mcp", "--key", key],
@@ -155,7 +162,7 @@ def test_mcp_over_stdio(server: tuple[ServerProcess, str, str], database_url: st
                 k: v for k, v in os.environ.items() if k.startswith(("PATH", "PYTHON", "HOME", "VIRTUAL_ENV"))
             },
             **server_env(database_url),
-            "THREADLINE_DATA_DIR": str(tmp_path / "data"),
+            "THREADLINE_DATA_DIR": str(proc.data_dir),
         },
     )
 
