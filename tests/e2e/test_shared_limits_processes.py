@@ -28,7 +28,6 @@ from threadline.store.models import impressions
 
 pytestmark = pytest.mark.e2e
 
-REDIS_URL = os.environ.get("THREADLINE_TEST_REDIS_URL")
 RATE_PER_HOUR = 10  # advertiser calls per key: enough for the frequency test's own set-up
 AD_OFFSET, MAX_FREQUENCY = 1, 3  # no ad on turn 0, then at least 3 turns between two ads
 TURNS = 12
@@ -45,8 +44,9 @@ def pair(
     """Two servers on one store with rate limits on (shared through Redis when there is one), for the
     whole module: starting processes is the expensive part."""
     env = {"THREADLINE_RATE_LIMITS_ENABLED": "true", "THREADLINE_RATE_LIMIT_PER_HOUR": str(RATE_PER_HOUR)}
-    if REDIS_URL:
-        env["THREADLINE_REDIS_URL"] = REDIS_URL
+    redis_url = os.environ.get("THREADLINE_TEST_REDIS_URL")  # read now: each xdist worker has its own
+    if redis_url:
+        env["THREADLINE_REDIS_URL"] = redis_url
     with servers_on_one_store(request.param, tmp_path_factory.mktemp("pair"), env=env) as running:
         yield running
 
