@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +47,13 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def servers_on_one_store(
-    kind: str, tmp_path: Path, count: int = 2
+    kind: str, tmp_path: Path, count: int = 2, env: Mapping[str, str] | None = None
 ) -> Iterator[tuple[list[ServerProcess], str]]:
-    """``count`` server processes on one fresh, migrated store (a SQLite file or a PostgreSQL database)."""
+    """``count`` server processes on one fresh, migrated store (a SQLite file or a PostgreSQL database);
+    ``env`` adds to (or overrides) ``server_env``."""
     with fresh_database(kind, tmp_path) as url:
         upgrade(url)
-        procs = [ServerProcess(tmp_path / "data", server_env(url)) for _ in range(count)]
+        procs = [ServerProcess(tmp_path / "data", server_env(url, **(env or {}))) for _ in range(count)]
         try:
             for proc in procs:
                 proc.start()
@@ -114,6 +115,46 @@ def launch(http: httpx.Client, advertiser: Advertiser, body: dict[str, Any]) -> 
     r = http.post(f"/v1/campaigns/{campaign_id}/activate", headers=advertiser.headers)
     assert r.status_code == 200, r.text
     return campaign_id
+
+
+def chat_card_campaign(
+    name: str, pricing_model: str, budget_micros: int, max_bid_micros: int, hints: list[str]
+) -> dict[str, Any]:
+    """The body of a one-ad-group, one-chat-card campaign with a lifetime budget (for ``launch``)."""
+    return {
+        "name": name,
+        "budget": {"lifetime_spend_limit_micros": budget_micros},
+        "pricing_model": pricing_model,
+        "ad_groups": [
+            {
+                "name": "Audience",
+                "context_hints": hints,
+                "bidding_config": {"max_bid_micros": max_bid_micros},
+                "ads": [
+                    {
+                        "name": "Card",
+                        "creative": {
+                            "type": "chat_card",
+                            "title": f"{name} shoes",
+                            "body": "Built for the long run.",
+                            "target_url": "https://example.com/landing",
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def insights_total(http: httpx.Client, advertiser: Advertiser, path: str, *fields: str) -> dict[str, Any]:
+    """The one row of an insights endpoint (``/v1/campaigns/{id}/insights``, ...) over its default range
+    (the last 30 days) without time buckets, read over HTTP."""
+    params = [("time_granularity", "none"), *(("fields[]", f) for f in fields)]
+    r = http.get(path, params=params, headers=advertiser.headers)
+    assert r.status_code == 200, r.text
+    (row,) = r.json()["data"]
+    assert isinstance(row, dict)
+    return row
 
 
 # -- the truth, read straight from the raw tables -----------------------------------------------------
