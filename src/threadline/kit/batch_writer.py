@@ -2,8 +2,10 @@
 
 Used by the events slice (tracked events) and serving (impressions, clicks, views, poll votes).
 Handlers (in the event loop) call ``submit`` and await the returned future. One thread per process
-drains the pending items: woken by the first, it waits ``max_wait_ms`` for more (unless ``max_rows``
-are already there), runs up to ``max_rows`` of them in one write transaction, and resolves the futures only after COMMIT, so an
+drains the pending items: woken at the end of the loop iteration in which the first arrived (by then
+every request read in that iteration has submitted), it waits ``max_wait_ms`` for more (unless
+``max_rows`` are already there; 0 by default: while it commits, the next batch piles up), runs up to
+``max_rows`` of them in one write transaction, and resolves the futures only after COMMIT, so an
 acknowledged event is a committed event. If a batch fails, each item is retried alone so one bad row
 cannot fail its neighbours; an item that still fails is answered with the owner's ``on_failure`` error
 (a 503 the surface renders in its own shape), never left waiting.
@@ -34,6 +36,7 @@ T = TypeVar("T")
 BatchHandler = Callable[[Session, Sequence[T]], Sequence[Any]]
 
 _RETRIES = 3
+_BACKSTOP = 0.25  # seconds
 
 
 def unavailable(message: str = "The write could not be stored. Retry later.") -> ApiError:
@@ -87,6 +90,7 @@ class BatchWriter(Generic[T]):
         # appends without any lock or thread wake-up; the writer takes everything pending at once.
         self._pending: deque[_Job[T]] = deque()
         self._wake = threading.Event()
+        self._kicked: asyncio.AbstractEventLoop | None = None  # a loop with a wake-up scheduled
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -102,9 +106,17 @@ class BatchWriter(Generic[T]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(_Job(item, loop, future))
-        if not self._wake.is_set():
-            self._wake.set()
+        if self._kicked is not loop:
+            # Wake the writer once this loop iteration is through, not now: every request whose bytes
+            # arrived in the same poll has submitted by then and joins the batch, and the writer does
+            # not take the GIL from the loop in the middle of the iteration.
+            self._kicked = loop
+            loop.call_soon(self._kick)
         return future
+
+    def _kick(self) -> None:
+        self._kicked = None
+        self._wake.set()
 
     # ---- lifecycle ----
 
@@ -133,9 +145,11 @@ class BatchWriter(Generic[T]):
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
+            # The timeout is a backstop only: a loop closed before it ran its scheduled wake-up.
+            self._wake.wait(_BACKSTOP)
             self._wake.clear()  # before taking items: a submit after this point sets it again
-            if self.max_wait and len(self._pending) < self.max_rows and not self._stopping:
+            pending = len(self._pending)
+            if pending and self.max_wait and pending < self.max_rows and not self._stopping:
                 time.sleep(self.max_wait)  # let concurrent requests join this transaction
             while self._pending:
                 batch = [self._pending.popleft() for _ in range(min(self.max_rows, len(self._pending)))]
