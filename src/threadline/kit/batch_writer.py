@@ -79,6 +79,7 @@ class BatchWriter(Generic[T]):
         max_wait_ms: float,
         on_failure: Callable[[], BaseException] = unavailable,
         name: str = "threadline-batch-writer",
+        threads: int = 1,
     ) -> None:
         self.db = db
         self.handler = handler
@@ -92,8 +93,13 @@ class BatchWriter(Generic[T]):
         self._wake = threading.Event()
         self._kicked: asyncio.AbstractEventLoop | None = None  # a loop with a wake-up scheduled
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        # More than one thread only where transactions can commit side by side (PostgreSQL): one
+        # batch inserts while another waits for its COMMIT's WAL flush. Concurrent batches settle
+        # repeats through the unique constraints, exactly as writers in two processes do.
+        self.threads = max(1, threads)
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._take_lock = threading.Lock()
         self.batches = 0  # committed transactions (tests and metrics)
         self.rows = 0
 
@@ -101,7 +107,7 @@ class BatchWriter(Generic[T]):
 
     def submit(self, item: T) -> asyncio.Future[Any]:
         """Queue an item; the future resolves with its outcome after the batch commits."""
-        if self._thread is None:
+        if not self._threads:
             self.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -122,24 +128,28 @@ class BatchWriter(Generic[T]):
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            if self._threads:
                 return
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-            self._thread.start()
+            self._threads = [
+                threading.Thread(target=self._run, name=self.name, daemon=True) for _ in range(self.threads)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Flush everything queued so far, then end the thread."""
+        """Flush everything queued so far, then end the threads."""
         with self._lock:
-            thread = self._thread
-            if thread is None:
+            threads = self._threads
+            if not threads:
                 return
             self._stopping = True
             self._wake.set()
-            thread.join(timeout)
-            self._thread = None
-            while self._pending:  # submitted while the thread was finishing
-                self._flush([self._pending.popleft() for _ in range(min(self.max_rows, len(self._pending)))])
+            for thread in threads:
+                thread.join(timeout)
+            self._threads = []
+            while batch := self._take():  # submitted while the threads were finishing
+                self._flush(batch)
 
     # ---- writer thread ----
 
@@ -151,11 +161,15 @@ class BatchWriter(Generic[T]):
             pending = len(self._pending)
             if pending and self.max_wait and pending < self.max_rows and not self._stopping:
                 time.sleep(self.max_wait)  # let concurrent requests join this transaction
-            while self._pending:
-                batch = [self._pending.popleft() for _ in range(min(self.max_rows, len(self._pending)))]
+            while batch := self._take():
                 self._flush(batch)
             if self._stopping:
                 return
+
+    def _take(self) -> list[_Job[T]]:
+        with self._take_lock:  # another writer thread may be taking at the same moment
+            pending = self._pending
+            return [pending.popleft() for _ in range(min(self.max_rows, len(pending)))]
 
     def _flush(self, batch: list[_Job[T]]) -> None:
         items = [job.item for job in batch]
@@ -171,8 +185,9 @@ class BatchWriter(Generic[T]):
             try:
                 with self.db.write() as session:
                     outcomes = self.handler(session, items)
-                self.batches += 1
-                self.rows += len(items)
+                with self._take_lock:
+                    self.batches += 1
+                    self.rows += len(items)
                 return outcomes
             except OperationalError:
                 # Lock timeouts, deadlocks, serialization failures, dropped connections: try again.
