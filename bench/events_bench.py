@@ -186,6 +186,22 @@ async def closed_loop(host: str, port: int, key: str, seconds: float, connection
     return done / (time.perf_counter() - started)
 
 
+def _backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving this database (same machine: /proc)."""
+    import psycopg
+
+    dbname = url.rsplit("/", 1)[1].split("?")[0]
+    admin = os.environ.get("THREADLINE_BENCH_DATABASE_URL", PG_DEFAULT).replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (dbname,))]
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+def _backend_used(before: dict[int, float], after: dict[int, float]) -> float:
+    # A backend started during the run (a writer's second connection) counts from zero.
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items() if cpu == cpu)
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
@@ -238,12 +254,15 @@ def main() -> None:
                 pid = server.proc.pid
                 # Interleaved rounds (the machine is shared): the round with the median ratio is reported.
                 rounds = []
+                pg = args.store == "postgres"
+                backend_us: list[float] = []
                 for _ in range(args.rounds):
                     cpu0 = cpu_seconds(pid)
                     bare, _, _ = run_wrk(
                         f"{base}/bench/bare-204", BARE_LUA, args.duration, args.connections, workdir, "bare"
                     )
                     cpu1 = cpu_seconds(pid)
+                    backends0 = _backend_cpu(url) if pg else {}
                     collect, _, bad = run_wrk(
                         base,
                         COLLECT_LUA.replace("KEY", key),
@@ -253,6 +272,9 @@ def main() -> None:
                         "collect",
                     )
                     cpu2 = cpu_seconds(pid)
+                    if pg:
+                        used = _backend_used(backends0, _backend_cpu(url))
+                        backend_us.append(used / (collect * args.duration) * 1e6)
                     rounds.append((bare, collect, bad, cpu1 - cpu0, cpu2 - cpu1))
                 print("collect_to_bare_ratios=" + ",".join(f"{r[1] / r[0]:.2f}" for r in rounds))
                 rounds.sort(key=lambda r: r[1] / r[0])
@@ -263,6 +285,9 @@ def main() -> None:
                     f"server_cpu_us_per_request bare={bare_us:.0f} collect={collect_us:.0f} "
                     f"bare_to_collect_cpu_ratio={bare_us / collect_us:.2f}"
                 )
+                if pg:
+                    # PostgreSQL's backends share the two cores with the server and wrk.
+                    print("pg_backend_cpu_us_per_event=" + ",".join(f"{u:.0f}" for u in backend_us))
             else:
                 bare = float("nan")
                 collect = _run(closed_loop("127.0.0.1", server.port, key, args.duration, args.connections))

@@ -213,6 +213,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
         max_wait_ms=settings.events_batch_max_wait_ms,
         on_failure=events_service.store_failed,
         name="threadline-event-writer",
+        threads=1 if db.engine.dialect.name == "sqlite" else 2,  # SQLite has one writer at a time
     )
     ctx.serving = ServingEngine(ctx)
     if settings.matcher == "semantic":

@@ -152,6 +152,26 @@ def test_two_writers_on_one_database_still_store_one(app: FastAPI, eorg: EventOr
     assert _stored(app, eorg.id) == 1
 
 
+def test_a_writer_with_several_threads_still_stores_one(app: FastAPI, eorg: EventOrg) -> None:
+    """Batches of one writer commit side by side (PostgreSQL's setting): dedupe still holds."""
+    writer = BatchWriter(ctx_of(app).db, service.store_batch, max_rows=4, max_wait_ms=0, threads=3)
+
+    async def race() -> list[Any]:
+        futures = []
+        for i in range(40):
+            futures.append(writer.submit(_row(eorg, i, "shared" if i % 2 else None, "order-1")))
+            if i % 4 == 3:
+                await asyncio.sleep(0)  # a wake-up per four: the threads take batches while others commit
+        return list(await asyncio.gather(*futures))
+
+    try:
+        outcomes = asyncio.run(race())
+    finally:
+        writer.stop()
+    assert Counter(outcomes) == Counter({"ok": 1, "duplicate": 39})
+    assert _stored(app, eorg.id) == 1
+
+
 def test_concurrent_requests_share_transactions(app: FastAPI, client: TestClient, eorg: EventOrg) -> None:
     writer: BatchWriter[Any] = ctx_of(app).event_writer
     before = writer.batches

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from threadline.context import AppContext
 from threadline.events import admin, service
-from threadline.events.ingress import json_object, validate
+from threadline.events.ingress import collect_body, json_object, validate
 from threadline.events.schemas import CollectIn, ConversionIn, ConversionStatus
 from threadline.gate import authenticate_key, rate_limit
 from threadline.kit.schemas import error_responses
@@ -62,7 +62,7 @@ async def collect(request: Request) -> Response:
     principal = await authenticate_key(request)
     await rate_limit(ctx, _RATE, principal.key_id)
     now = ctx.clock.now()
-    event = validate(CollectIn, await json_object(request), int(now))
+    event = await collect_body(request, int(now))
     headers = request.headers
     pending = service.collect_event(principal, event, headers.get("origin"), headers.get("referer"), now)
     await ctx.event_writer.submit(pending)

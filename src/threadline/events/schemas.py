@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -120,6 +121,38 @@ class CollectIn(BaseModel):
     @classmethod
     def _timestamp_range(cls, value: int | None, info: ValidationInfo) -> int | None:
         return None if value is None else _within_clock(value, info)
+
+
+_FastText = Annotated[str, msgspec.Meta(max_length=2048)]
+
+
+class CollectFast(msgspec.Struct, forbid_unknown_fields=True):
+    """The fields of :class:`CollectIn` as a msgspec struct: the one-pass decode of a well-formed body.
+
+    It may only accept what ``CollectIn`` accepts, with the same values; whatever it refuses goes
+    through ``CollectIn``, which gives the documented error. So it is stricter, never looser: unknown
+    fields (kept under ``params.extra``), NUL escapes, deep nesting and clock checks are left to the
+    Pydantic path (see ingress.collect_body). tests/events/test_fast_decode.py holds the two in step.
+    """
+
+    event_name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    tag_id: _FastText | None = None
+    event_id: _FastText | None = None
+    timestamp: Annotated[int, msgspec.Meta(ge=MIN_TIMESTAMP, le=BIGINT_MAX)] | None = None
+    page_url: _FastText | None = None
+    referrer: _FastText | None = None
+    user_agent: _FastText | None = None
+    channel: _FastText | None = None
+    session_id: _FastText | None = None
+    client_id: _FastText | None = None
+    attribution_type: Literal["click", "view", "organic"] | None = None
+    impression_id: _FastText | None = None
+    click_id: _FastText | None = None
+    bid_id: _FastText | None = None
+    impression_state: Literal["rendered", "in_view", "viewable", "view_end"] | None = None
+    view_time_ms: Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)] | None = None
+    consent: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
 
 
 class ConversionIn(BaseModel):

@@ -6,10 +6,10 @@ import hashlib
 import json
 import random
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from threadline.auth.keys import KeyPrincipal
 from threadline.events import repository
-from threadline.events.schemas import CollectIn, ConversionIn, encodable
+from threadline.events.schemas import CollectFast, CollectIn, ConversionIn, encodable
 from threadline.insights import rollups
 from threadline.kit.batch_writer import unavailable
 from threadline.kit.errors import ApiError
@@ -52,10 +52,15 @@ CONVERSION_DATA_FIELDS = ("page_url", "referrer", "user_agent", "session_id", "c
 # (uuid4() calls os.urandom per id; that syscall releases the GIL on the hot path and the event loop
 # then waits for the writer thread to hand it back.)
 _ids = random.Random()
+# What uuid.UUID(int=..., version=4) does to the bits (version 4, RFC 4122 variant), without its
+# Python-level constructor on the hot path.
+_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & (2**128 - 1)
+_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def row_id() -> str:
-    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+    h = "%032x" % (_ids.getrandbits(128) & _KEEP | _SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(slots=True)
@@ -135,12 +140,10 @@ def sanitize_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-# json.dumps(..., separators=...) builds a new encoder per call; the output is the same.
-_compact = json.JSONEncoder(separators=(",", ":"))
-
-
 def _dedupe(kind: str, *parts: str) -> str:
-    readable = f"{kind}:{parts[0]}" if len(parts) == 1 else f"{kind}:{_compact.encode(parts)}"
+    # The text of json.dumps(parts, separators=(",", ":")) (stored keys depend on it), built from the
+    # encoder's own C string escaper without an encoder's Python-level setup per call.
+    readable = f"{kind}:{parts[0]}" if len(parts) == 1 else f"{kind}:[{','.join(map(_quote, parts))}]"
     if len(readable) <= MAX_DEDUPE_KEY:
         return readable
     return "sha256:" + hashlib.sha256(readable.encode("utf-8", "surrogatepass")).hexdigest()
@@ -170,7 +173,11 @@ def to_micros(value: float) -> int:
 
 
 def collect_event(
-    principal: KeyPrincipal, event: CollectIn, origin: str | None, referer: str | None, now: float
+    principal: KeyPrincipal,
+    event: CollectIn | CollectFast,
+    origin: str | None,
+    referer: str | None,
+    now: float,
 ) -> PendingEvent:
     tag_id = derive_tag_id(event.tag_id, event.page_url, origin, referer)
     data: dict[str, Any] = {}
@@ -180,7 +187,8 @@ def collect_event(
             data[name] = value
     data["channel"] = "server"
     params = stamped_params(event.params, principal)
-    extra = sanitize_extra(event.model_extra)
+    # CollectFast refuses unknown fields, so only the Pydantic model can carry extra ones.
+    extra = sanitize_extra(event.model_extra) if isinstance(event, CollectIn) else None
     if extra:
         params["extra"] = extra
     data["params"] = params

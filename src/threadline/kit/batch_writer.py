@@ -2,8 +2,10 @@
 
 Used by the events slice (tracked events) and serving (impressions, clicks, views, poll votes).
 Handlers (in the event loop) call ``submit`` and await the returned future. One thread per process
-drains the pending items: woken by the first, it waits ``max_wait_ms`` for more (unless ``max_rows``
-are already there), runs up to ``max_rows`` of them in one write transaction, and resolves the futures only after COMMIT, so an
+drains the pending items: woken at the end of the loop iteration in which the first arrived (by then
+every request read in that iteration has submitted), it waits ``max_wait_ms`` for more (unless
+``max_rows`` are already there; 0 by default: while it commits, the next batch piles up), runs up to
+``max_rows`` of them in one write transaction, and resolves the futures only after COMMIT, so an
 acknowledged event is a committed event. If a batch fails, each item is retried alone so one bad row
 cannot fail its neighbours; an item that still fails is answered with the owner's ``on_failure`` error
 (a 503 the surface renders in its own shape), never left waiting.
@@ -34,6 +36,7 @@ T = TypeVar("T")
 BatchHandler = Callable[[Session, Sequence[T]], Sequence[Any]]
 
 _RETRIES = 3
+_BACKSTOP = 0.25  # seconds
 
 
 def unavailable(message: str = "The write could not be stored. Retry later.") -> ApiError:
@@ -76,6 +79,7 @@ class BatchWriter(Generic[T]):
         max_wait_ms: float,
         on_failure: Callable[[], BaseException] = unavailable,
         name: str = "threadline-batch-writer",
+        threads: int = 1,
     ) -> None:
         self.db = db
         self.handler = handler
@@ -87,9 +91,15 @@ class BatchWriter(Generic[T]):
         # appends without any lock or thread wake-up; the writer takes everything pending at once.
         self._pending: deque[_Job[T]] = deque()
         self._wake = threading.Event()
+        self._kicked: asyncio.AbstractEventLoop | None = None  # a loop with a wake-up scheduled
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        # More than one thread only where transactions can commit side by side (PostgreSQL): one
+        # batch inserts while another waits for its COMMIT's WAL flush. Concurrent batches settle
+        # repeats through the unique constraints, exactly as writers in two processes do.
+        self.threads = max(1, threads)
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._take_lock = threading.Lock()
         self.batches = 0  # committed transactions (tests and metrics)
         self.rows = 0
 
@@ -97,51 +107,69 @@ class BatchWriter(Generic[T]):
 
     def submit(self, item: T) -> asyncio.Future[Any]:
         """Queue an item; the future resolves with its outcome after the batch commits."""
-        if self._thread is None:
+        if not self._threads:
             self.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(_Job(item, loop, future))
-        if not self._wake.is_set():
-            self._wake.set()
+        if self._kicked is not loop:
+            # Wake the writer once this loop iteration is through, not now: every request whose bytes
+            # arrived in the same poll has submitted by then and joins the batch, and the writer does
+            # not take the GIL from the loop in the middle of the iteration.
+            self._kicked = loop
+            loop.call_soon(self._kick)
         return future
+
+    def _kick(self) -> None:
+        self._kicked = None
+        self._wake.set()
 
     # ---- lifecycle ----
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            if self._threads:
                 return
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-            self._thread.start()
+            self._threads = [
+                threading.Thread(target=self._run, name=self.name, daemon=True) for _ in range(self.threads)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Flush everything queued so far, then end the thread."""
+        """Flush everything queued so far, then end the threads."""
         with self._lock:
-            thread = self._thread
-            if thread is None:
+            threads = self._threads
+            if not threads:
                 return
             self._stopping = True
             self._wake.set()
-            thread.join(timeout)
-            self._thread = None
-            while self._pending:  # submitted while the thread was finishing
-                self._flush([self._pending.popleft() for _ in range(min(self.max_rows, len(self._pending)))])
+            for thread in threads:
+                thread.join(timeout)
+            self._threads = []
+            while batch := self._take():  # submitted while the threads were finishing
+                self._flush(batch)
 
     # ---- writer thread ----
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
+            # The timeout is a backstop only: a loop closed before it ran its scheduled wake-up.
+            self._wake.wait(_BACKSTOP)
             self._wake.clear()  # before taking items: a submit after this point sets it again
-            if self.max_wait and len(self._pending) < self.max_rows and not self._stopping:
+            pending = len(self._pending)
+            if pending and self.max_wait and pending < self.max_rows and not self._stopping:
                 time.sleep(self.max_wait)  # let concurrent requests join this transaction
-            while self._pending:
-                batch = [self._pending.popleft() for _ in range(min(self.max_rows, len(self._pending)))]
+            while batch := self._take():
                 self._flush(batch)
             if self._stopping:
                 return
+
+    def _take(self) -> list[_Job[T]]:
+        with self._take_lock:  # another writer thread may be taking at the same moment
+            pending = self._pending
+            return [pending.popleft() for _ in range(min(self.max_rows, len(pending)))]
 
     def _flush(self, batch: list[_Job[T]]) -> None:
         items = [job.item for job in batch]
@@ -157,8 +185,9 @@ class BatchWriter(Generic[T]):
             try:
                 with self.db.write() as session:
                     outcomes = self.handler(session, items)
-                self.batches += 1
-                self.rows += len(items)
+                with self._take_lock:
+                    self.batches += 1
+                    self.rows += len(items)
                 return outcomes
             except OperationalError:
                 # Lock timeouts, deadlocks, serialization failures, dropped connections: try again.
