@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from threadline.serving.index import AdEntry, Snapshot
 from threadline.serving.pricing import ecpm_micros
-from threadline.serving.relevance import Conversation
+from threadline.serving.relevance import Conversation, WeightedHints
 
 MAX_RANKED = 16
 BID_INCREMENT_MICROS = 10_000  # $0.01 CPM: how much "just enough to beat the runner-up" is
@@ -95,60 +96,89 @@ class LocalBidder:
 
     def collect(self, request: AuctionRequest) -> BidSet:
         snap = self.index.snapshot()
-        matched = snap.hints.score(request.conversation)
-        for group_id in snap.hintless_groups:
-            matched[group_id] = HINTLESS_RELEVANCE
-        floor = 0 if request.sandbox else request.floor_micros
-        threshold = request.threshold
-        bounds = snap.bounds
-        # (-best possible score, group, relevance) of the groups that could bid at or above the floor, as
-        # a heap: only the few best are ever popped. The others can only decide the no-bid reason.
-        candidates: list[tuple[float, str, float]] = []
-        rest: list[tuple[str, float]] = []
-        for group_id, relevance in matched.items():
-            if relevance < threshold and not request.sandbox:
-                continue
-            bound = bounds.get(group_id, 0)
-            if bound >= floor:
-                candidates.append((-relevance * bound, group_id, relevance))
-            else:
-                rest.append((group_id, relevance))
-        heapq.heapify(candidates)
-        bids: list[Bid] = []
-        saw_eligible = False
-        saw_spent = False
-        complete = True
-        groups = snap.groups
-        while candidates:
-            if len(bids) > MAX_RANKED and _settled(bids, -candidates[0][0]):
-                complete = False
-                break
-            _, group_id, relevance = heapq.heappop(candidates)
-            best, spent = _best_ad(groups.get(group_id, ()), request)
+        order = snap.ordered()
+        if order is not None:
+            found = _collect_best_first(snap, order, request)
+            if found is not None:
+                return found
+        return _collect_all(snap, request)
+
+
+def _collect_best_first(snap: Snapshot, order: WeightedHints, request: AuctionRequest) -> BidSet | None:
+    """The bids of the groups in order of their best possible score, without scoring every matching
+    group; None when no group bids (finding the no-bid reason needs every matching group)."""
+    floor = 0 if request.sandbox else request.floor_micros
+    threshold = -math.inf if request.sandbox else request.threshold
+    bids: list[Bid] = []
+    groups = snap.groups
+    one_format = snap.group_formats().get
+    for ceiling, group_id, relevance in order.best_first(
+        request.conversation, threshold, floor, HINTLESS_RELEVANCE
+    ):
+        if len(bids) > MAX_RANKED and _settled(bids, ceiling):
+            return BidSet(bids, complete=False)
+        best, ecpm, _ = _best_ad(groups.get(group_id, ()), request, one_format(group_id))
+        if best is not None and ecpm >= floor:
+            bids.append(Bid(best, ecpm, relevance))
+    return BidSet(bids) if bids else None
+
+
+def _collect_all(snap: Snapshot, request: AuctionRequest) -> BidSet:
+    """Every matching group scored: the path of matchers without a best-first order and of no-bid reasons."""
+    matched = snap.hints.score(request.conversation)
+    for group_id in snap.hintless_groups:
+        matched[group_id] = HINTLESS_RELEVANCE
+    floor = 0 if request.sandbox else request.floor_micros
+    threshold = request.threshold
+    bounds = snap.bounds
+    # (-best possible score, group, relevance) of the groups that could bid at or above the floor, as
+    # a heap: only the few best are ever popped. The others can only decide the no-bid reason.
+    candidates: list[tuple[float, str, float]] = []
+    rest: list[tuple[str, float]] = []
+    for group_id, relevance in matched.items():
+        if relevance < threshold and not request.sandbox:
+            continue
+        bound = bounds.get(group_id, 0)
+        if bound >= floor:
+            candidates.append((-relevance * bound, group_id, relevance))
+        else:
+            rest.append((group_id, relevance))
+    heapq.heapify(candidates)
+    bids: list[Bid] = []
+    saw_eligible = False
+    saw_spent = False
+    complete = True
+    groups = snap.groups
+    one_format = snap.group_formats().get
+    while candidates:
+        if len(bids) > MAX_RANKED and _settled(bids, -candidates[0][0]):
+            complete = False
+            break
+        _, group_id, relevance = heapq.heappop(candidates)
+        best, ecpm, spent = _best_ad(groups.get(group_id, ()), request, one_format(group_id))
+        saw_spent |= spent
+        if best is not None:
+            saw_eligible = True
+            if ecpm >= floor:
+                bids.append(Bid(best, ecpm, relevance))
+    if not bids:
+        for group_id, _ in rest:
+            best, _, spent = _best_ad(groups.get(group_id, ()), request, one_format(group_id))
             saw_spent |= spent
-            if best is not None:
-                saw_eligible = True
-                ecpm = ecpm_micros(best)
-                if ecpm >= floor:
-                    bids.append(Bid(best, ecpm, relevance))
-        if not bids:
-            for group_id, _ in rest:
-                best, spent = _best_ad(groups.get(group_id, ()), request)
-                saw_spent |= spent
-                saw_eligible |= best is not None
-        if bids:
-            return BidSet(bids, complete=complete)
-        if saw_eligible:
-            return BidSet([], "below_floor")
-        if request.sandbox:
-            fallback = _sandbox_fallback(snap, request)
-            if fallback:
-                return BidSet(fallback)
-        if saw_spent:
-            return BidSet([], "budget_exhausted")
-        if not matched or not any(r >= request.threshold for r in matched.values()):
-            return BidSet([], "no_match" if _any_servable(snap, request) else "no_eligible_ads")
-        return BidSet([], "no_eligible_ads")
+            saw_eligible |= best is not None
+    if bids:
+        return BidSet(bids, complete=complete)
+    if saw_eligible:
+        return BidSet([], "below_floor")
+    if request.sandbox:
+        fallback = _sandbox_fallback(snap, request)
+        if fallback:
+            return BidSet(fallback)
+    if saw_spent:
+        return BidSet([], "budget_exhausted")
+    if not matched or not any(r >= request.threshold for r in matched.values()):
+        return BidSet([], "no_match" if _any_servable(snap, request) else "no_eligible_ads")
+    return BidSet([], "no_eligible_ads")
 
 
 def _rank_key(bid: Bid) -> tuple[float, int, str]:
@@ -159,9 +189,10 @@ def _settled(bids: list[Bid], next_bound: float) -> bool:
     """Whether the bids no unvisited group can overtake (score above ``next_bound``) fix the top
     MAX_RANKED and their runners-up: the runner-up of bid k is the next bid of another campaign, and if
     the one below the MAX_RANKED-th is of another campaign, every bid above it has its runner-up too."""
-    above = sorted((b for b in bids if b.score > next_bound), key=_rank_key)
+    above = [b for b in bids if b.score > next_bound]
     if len(above) <= MAX_RANKED:
         return False
+    above.sort(key=_rank_key)
     last = above[MAX_RANKED - 1].ad.campaign.id
     return any(b.ad.campaign.id != last for b in above[MAX_RANKED:])
 
@@ -175,17 +206,27 @@ def _eligible(ad: AdEntry, request: AuctionRequest) -> bool:
     )
 
 
-def _best_ad(entries: Sequence[AdEntry], request: AuctionRequest) -> tuple[AdEntry | None, bool]:
-    """The group's ad with the highest eCPM (ties: the one served least, so ads rotate), and whether
-    the group sat out for want of budget. A group's ads share its campaign and its bid."""
+def _best_ad(
+    entries: Sequence[AdEntry], request: AuctionRequest, one_format: str | None
+) -> tuple[AdEntry | None, int, bool]:
+    """The group's ad with the highest eCPM (ties: the one served least, so ads rotate), its eCPM, and
+    whether the group sat out for want of budget. A group's ads share its campaign and its bid;
+    ``one_format`` is the format of all of them, if they have only one."""
     if not entries:
-        return None, False
+        return None, 0, False
     first = entries[0]
     campaign = first.campaign
     formats = request.formats
     if first.max_bid_micros <= 0 or not campaign.targets(request.country) or not campaign.live(request.now):
         spent = campaign.out_of_budget(request.now) and any(ad.ad_format in formats for ad in entries)
-        return None, spent
+        return None, 0, spent
+    if one_format is not None:
+        if one_format not in formats:
+            return None, 0, False
+        if campaign.pricing_model != "cpc":
+            # Every ad bids the group's bid: the best is the first of those served least.
+            least = min(entries, key=_impressions)
+            return least, least.max_bid_micros, False
     best: AdEntry | None = None
     best_key: tuple[int, int] = (0, 0)
     for ad in entries:
@@ -194,7 +235,10 @@ def _best_ad(entries: Sequence[AdEntry], request: AuctionRequest) -> tuple[AdEnt
         key = (ecpm_micros(ad), -ad.impressions)
         if best is None or key > best_key:
             best, best_key = ad, key
-    return best, False
+    return best, best_key[0], False
+
+
+_impressions = operator.attrgetter("impressions")
 
 
 def _sandbox_fallback(snap: Snapshot, request: AuctionRequest) -> list[Bid]:
@@ -223,9 +267,19 @@ def run_auction(bid_sets: Sequence[BidSet], request: AuctionRequest) -> Outcome:
             return Outcome([], "below_floor")
     complete = all(s.complete for s in bid_sets)
     bids.sort(key=_rank_key)
+    # runners[i]: the first bid after bids[i] of another campaign (one pass from the end)
+    top = min(len(bids), MAX_RANKED)
+    runners: list[Bid | None] = [None] * top
+    runner: Bid | None = None
+    for i in range(len(bids) - 2, -1, -1):
+        after = bids[i + 1]
+        if after.ad.campaign.id != bids[i].ad.campaign.id:
+            runner = after
+        if i < top:
+            runners[i] = runner
     ranked = []
-    for i, bid in enumerate(bids[:MAX_RANKED]):
-        runner = next((r for r in bids[i + 1 :] if r.ad.campaign.id != bid.ad.campaign.id), None)
+    for i, bid in enumerate(bids[:top]):
+        runner = runners[i]
         if runner is None and not complete:
             break  # its runner-up was left out: not priced, so not ranked
         price = floor

@@ -29,7 +29,7 @@ from threadline.insights import repository as insights_repository
 from threadline.kit.clock import Clock
 from threadline.operator import repository as operator_repository
 from threadline.serving.pricing import ecpm_micros
-from threadline.serving.relevance import HintIndex, HintScorer, hint_scorer_factory
+from threadline.serving.relevance import HintIndex, HintScorer, WeightedHints, hint_scorer_factory
 from threadline.serving.tables import serving_state
 from threadline.store.db import Database
 from threadline.store.models import Ad, AdGroup
@@ -107,6 +107,26 @@ class Snapshot:
     bounds: dict[str, int] = field(default_factory=dict)
     # format -> countries some ad of that format targets ("*" = an untargeted campaign)
     reach: dict[str, set[str]] = field(default_factory=dict)
+    # The hints ordered by ``bounds`` for best-first search (lexical matcher only; None: not built yet).
+    # Every bound it holds must stay >= the eCPM of its group's ads: _load_ctr rebuilds it before raising.
+    order: WeightedHints | None = None
+    # group -> the one format all its ads have (groups mixing formats are absent); None: not built yet
+    formats: dict[str, str] | None = None
+
+    def ordered(self) -> WeightedHints | None:
+        """The hints ordered by the groups' eCPM bounds; None for a matcher that scores every hint."""
+        if self.order is None:
+            self.order = _order(self, self.bounds)
+        return self.order
+
+    def group_formats(self) -> dict[str, str]:
+        if self.formats is None:
+            self.formats = {
+                g: ads[0].ad_format
+                for g, ads in self.groups.items()
+                if ads and all(a.ad_format == ads[0].ad_format for a in ads)
+            }
+        return self.formats
 
     def reaches(self, ad_format: str, country: str) -> bool:
         countries = self.reach.get(ad_format, set())
@@ -302,6 +322,7 @@ class ServingIndex:
         snap.hints.build()
         snap.hintless_groups = tuple(hintless)
         _set_bounds(snap, snap.groups)
+        snap.group_formats()
         self._load_ctr(snap)
         return snap
 
@@ -317,14 +338,29 @@ class ServingIndex:
             if entry is not None and (entry.impressions, entry.clicks) != (imps, clicks):
                 new = replace(entry, impressions=imps, clicks=clicks)
                 changed.setdefault(entry.ad_group_id, []).append(new)
-        for group_id, news in changed.items():  # raise first: a request in between still sees a bound
-            snap.bounds[group_id] = max(snap.bounds.get(group_id, 0), *(ecpm_micros(n) for n in news))
+        if not changed:
+            if snap.order is None:
+                snap.order = _order(snap, snap.bounds)
+            return
+        raised = {
+            g: max(snap.bounds.get(g, 0), *(ecpm_micros(n) for n in news)) for g, news in changed.items()
+        }
+        # Raise first: a request in between still finds a bound of every eCPM it can meet, in the order too.
+        snap.order = _order(snap, {**snap.bounds, **raised})
+        snap.bounds.update(raised)
         for news in changed.values():
             for new in news:
                 entry = ads[new.ad_id]
                 entry.impressions = new.impressions
                 entry.clicks = new.clicks
         _set_bounds(snap, changed)
+        snap.order = _order(snap, snap.bounds)
+
+
+def _order(snap: Snapshot, bounds: dict[str, int]) -> WeightedHints | None:
+    if not isinstance(snap.hints, HintIndex):
+        return None
+    return snap.hints.weighted(bounds, snap.hintless_groups)
 
 
 def _set_bounds(snap: Snapshot, group_ids: Iterable[str]) -> None:

@@ -12,7 +12,7 @@ from threadline.serving.relevance.conversation import (
     HintScorer,
     threshold,
 )
-from threadline.serving.relevance.lexical import HintIndex, relevance
+from threadline.serving.relevance.lexical import HintIndex, WeightedHints, relevance
 from threadline.serving.relevance.matchers import MATCHERS, hint_scorer_factory
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Conversation",
     "HintIndex",
     "HintScorer",
+    "WeightedHints",
     "hint_scorer_factory",
     "relevance",
     "threshold",

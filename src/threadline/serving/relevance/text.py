@@ -184,6 +184,8 @@ def stem(word: str) -> str:
 
 
 def normalize(text: str) -> str:
+    if text.isascii():  # NFKD leaves ASCII as it is and no ASCII character is combining
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
