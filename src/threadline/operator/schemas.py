@@ -144,12 +144,23 @@ class EventKeyOut(BaseModel):
 # ------------------------------------------------------------------------------------------ publishers
 
 
+# A floor above the highest allowed bid (100,000,000 micros) could never be met.
+FloorCpm = Annotated[int, Field(ge=0, le=100_000_000)]
+Origins = Annotated[list[Origin], Field(max_length=50)]
+
+
 class PublisherCreate(StrictModel):
     name: Name
     supply: Annotated[str, Field(max_length=64), AfterValidator(_supply)] = "direct"
-    # A floor above the highest allowed bid (100,000,000 micros) could never be met.
-    floor_cpm_micros: int = Field(default=1_000_000, ge=0, le=100_000_000)
-    allowed_origins: list[Origin] = Field(default_factory=list, max_length=50)
+    floor_cpm_micros: FloorCpm = 1_000_000
+    allowed_origins: Origins = Field(default_factory=list)
+
+
+class PublisherUpdate(StrictModel):
+    """What an operator changes on a live publisher (absent: unchanged); the create rules apply."""
+
+    floor_cpm_micros: FloorCpm | None = None
+    allowed_origins: Origins | None = None
 
 
 class PublisherOut(BaseModel):
@@ -163,6 +174,25 @@ class PublisherOut(BaseModel):
 
 class NewPublisherOut(PublisherOut):
     api_key: str = Field(description="The publisher key (`pk_...`); shown only in this response.")
+
+
+class PublisherKeyCreate(StrictModel):
+    label: Name
+
+
+class KeyOut(BaseModel):
+    """A live key as lists show it (never its secret)."""
+
+    id: str
+    label: str
+    created_at: int
+    expires_at: int | None = Field(description="Set once the key is rotated: when it stops answering.")
+
+
+class NewKeyOut(BaseModel):
+    id: str
+    label: str
+    api_key: str = Field(description="The new key; shown only in this response.")
 
 
 # -------------------------------------------------------------------------------------------- review
