@@ -84,6 +84,9 @@ def test_the_org_list_links_each_org_and_create_errors_sit_next_to_the_field(
     r = client.post("/app/ops/orgs", data={"csrf_token": csrf, "name": " "})
     assert r.status_code == 400
     assert _error_for(r.text, "name") == "name: String should have at least 1 character"
+    for name, url in (("Be\x00ta", ""), ("Beta", "https://be\x00ta.example")):  # no store keeps a NUL
+        r = client.post("/app/ops/orgs", data={"csrf_token": csrf, "name": name, "url": url})
+        assert r.status_code == 400, (name, url)
     r = client.post("/app/ops/orgs", data={"csrf_token": csrf, "name": "Beta"})
     assert r.status_code == 200
     assert _secret(r.text).startswith("ak_")
@@ -225,6 +228,8 @@ def test_the_publisher_list_links_each_publisher_and_create_errors_sit_next_to_t
         ({"floor_cpm_micros": "-1"}, "floor_cpm_micros", "floor_cpm_micros: Input should be greater than"),
         ({"allowed_origins": "https://a.example, ftp://b"}, "allowed_origins", "allowed_origins[1]: must be"),
         ({"supply": "-bad"}, "supply", "supply: must be 1-64 letters"),
+        ({"allowed_origins": "https://a\x00.example"}, "allowed_origins", "allowed_origins[0]: must be"),
+        ({"name": "N\x00"}, "name", "name: must not contain NUL characters"),
     ):
         r = client.post("/app/ops/publishers", data={"csrf_token": csrf, "name": "New", **form})
         assert r.status_code == 400, form
@@ -305,6 +310,8 @@ def test_publisher_keys_are_created_rotated_with_grace_and_revoked(
     assert second.startswith("pk_")
     assert _answers(app, second, "publisher")
     assert "second app" in r.text
+    for label in ("a\x00b", "x" * 300):  # a NUL no store keeps; a long label is cut to the field's size
+        assert client.post(f"{base}/keys", data={"csrf_token": csrf, "label": label}).status_code < 500
     r = client.post(f"{base}/keys/rotate", data={"csrf_token": csrf})
     assert r.status_code == 200
     third = _secret(r.text)

@@ -19,6 +19,9 @@ def _not_blank(value: str) -> str:
     stripped = value.strip()
     if not stripped:
         raise ValueError("must not be blank")
+    # PostgreSQL text cannot hold NUL: refuse it here (a 400) rather than at the insert (a 500).
+    if "\x00" in stripped:
+        raise ValueError("must not contain NUL characters")
     return stripped
 
 
@@ -26,7 +29,11 @@ def _http_url(value: str) -> str:
     if value == "":
         return value
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() or c == "\x00" for c in value)
+    ):
         raise ValueError("must be an absolute http(s) URL")
     return value
 
@@ -52,6 +59,7 @@ def normalise_origin(value: str) -> str:
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
+        or "\x00" in value
         or parts.username is not None
         or parts.path not in ("", "/")
         or parts.query
