@@ -214,6 +214,30 @@ def test_goal_journey(demo: tuple[ServerProcess, dict[str, str]], shots: Shots, 
             ops.goto(f"{base}/app/ops/{name}")
             assert ops.locator("h1").count() == 1
             shots.take(ops, f"ops-{name}")
+        # One org's page from the list: the tier changes in place (htmx), and the page fits 375 px.
+        ops.goto(f"{base}/app/ops/orgs")
+        ops.locator("#orgs-table a", has_text="Acme").first.click()
+        ops.wait_for_load_state()
+        assert "visa" in ops.locator("#cards-table").inner_text()
+        ops.get_by_label("Tier", exact=True).select_option("plus")
+        ops.locator("#set-tier").click()
+        ops.wait_for_selector("#tier-section .notice")
+        assert ops.locator("#tier-now strong").inner_text() == "Plus"
+        shots.take(ops, "ops-org")
+        ops.set_viewport_size({"width": 375, "height": 800})
+        assert ops.evaluate("document.documentElement.scrollWidth") <= 375 + 1
+        ops.set_viewport_size({"width": 1280, "height": 900})
+        # One publisher's page: a bad floor gets the API's message next to the field, in place.
+        ops.goto(f"{base}/app/ops/publishers")
+        ops.locator("#publishers-table a").first.click()
+        ops.wait_for_load_state()
+        ops.get_by_label("Floor CPM (micros; 1,000,000 = $1.00)").fill("-1")
+        ops.locator("#save-publisher").click()
+        error = ops.locator('[data-error-for="floor_cpm_micros"]')
+        error.wait_for()
+        assert "greater than or equal to 0" in error.inner_text()
+        assert ops.locator("#publisher-keys-table tbody tr").count() >= 1
+        shots.take(ops, "ops-publisher")
     r = http.get(f"/v1/campaigns/{campaign_id}", headers={"Authorization": f"Bearer {new_key}"})
     assert r.json()["review_status"] == "approved"
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -136,3 +137,27 @@ def test_list_publishers(client: TestClient, admin_headers: dict[str, str]) -> N
     r = client.get("/admin/v1/publishers", params={"after": "nope"}, headers=admin_headers)
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "after"
+
+
+def test_update_keeps_what_is_absent_and_serving_sees_the_new_values(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str], clock: MovableClock
+) -> None:
+    from threadline.kit.errors import ApiError
+    from threadline.operator import publishers
+    from threadline.operator.schemas import PublisherUpdate
+
+    ctx = ctx_of(app)
+    pub = _create(client, admin_headers, name="Demo Chat", allowed_origins=["https://a.example"])
+    got = publishers.update_publisher(ctx, pub["id"], PublisherUpdate(floor_cpm_micros=2_000_000))
+    assert (got.floor_cpm_micros, got.allowed_origins) == (2_000_000, ["https://a.example"])
+    body = PublisherUpdate(allowed_origins=["https://B.example", "https://b.example:443"])
+    got = publishers.update_publisher(ctx, pub["id"], body)
+    assert (got.floor_cpm_micros, got.allowed_origins) == (2_000_000, ["https://b.example"])
+    clock.advance(2)  # past serving's publisher cache
+    info = ctx.serving.index.publisher(pub["id"])
+    assert info is not None
+    assert (info.floor_cpm_micros, info.allowed_origins) == (2_000_000, ("https://b.example",))
+    for missing in ("nope", "00000000-0000-4000-8000-000000000000"):
+        with pytest.raises(ApiError) as caught:
+            publishers.update_publisher(ctx, missing, body)
+        assert caught.value.status == 404

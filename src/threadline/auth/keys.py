@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 
 import anyio.to_thread
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from threadline.kit.clock import Clock
@@ -57,13 +57,22 @@ def mint_key(
     return row, plain
 
 
-def expire_live_keys(session: Session, *, kind: str, org_id: str, at: int) -> None:
+def _owned_by(org_id: str | None, publisher_id: str | None) -> ColumnElement[bool]:
+    """Keys belong to an org (advertiser, event, tool) or to a publisher, never both."""
+    if (org_id is None) == (publisher_id is None):
+        raise ValueError("name exactly one owner: org_id or publisher_id")
+    return ApiKey.org_id == org_id if org_id is not None else ApiKey.publisher_id == publisher_id
+
+
+def expire_live_keys(
+    session: Session, *, kind: str, org_id: str | None = None, publisher_id: str | None = None, at: int
+) -> None:
     """Give every live key of this kind an expiry of ``at`` (rotation grace window)."""
     session.execute(
         update(ApiKey)
         .where(
             ApiKey.kind == kind,
-            ApiKey.org_id == org_id,
+            _owned_by(org_id, publisher_id),
             ApiKey.revoked_at.is_(None),
             (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > at),
         )
@@ -71,29 +80,44 @@ def expire_live_keys(session: Session, *, kind: str, org_id: str, at: int) -> No
     )
 
 
-def live_keys(session: Session, *, kind: str, org_id: str, now: int | None = None) -> list[ApiKey]:
-    """The org's unrevoked keys of this kind, oldest first; with ``now``, only those still answering (a
+def live_keys(
+    session: Session,
+    *,
+    kind: str,
+    org_id: str | None = None,
+    publisher_id: str | None = None,
+    now: int | None = None,
+) -> list[ApiKey]:
+    """The owner's unrevoked keys of this kind, oldest first; with ``now``, only those still answering (a
     rotated key past its grace window is left out)."""
-    stmt = select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.kind == kind, ApiKey.revoked_at.is_(None))
+    stmt = select(ApiKey).where(
+        _owned_by(org_id, publisher_id), ApiKey.kind == kind, ApiKey.revoked_at.is_(None)
+    )
     if now is not None:
         stmt = stmt.where((ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now))
     return list(session.execute(stmt.order_by(ApiKey.created_at)).scalars())
 
 
-def revoke_keys(session: Session, *, kind: str, org_id: str, at: int, key_id: str | None = None) -> int:
-    stmt = update(ApiKey).where(ApiKey.kind == kind, ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None))
+def revoke_keys(
+    session: Session,
+    *,
+    kind: str,
+    org_id: str | None = None,
+    publisher_id: str | None = None,
+    at: int,
+    key_id: str | None = None,
+) -> int:
+    stmt = update(ApiKey).where(
+        ApiKey.kind == kind, _owned_by(org_id, publisher_id), ApiKey.revoked_at.is_(None)
+    )
     if key_id is not None:
         stmt = stmt.where(ApiKey.id == key_id)
     return int(session.execute(stmt.values(revoked_at=at)).rowcount)  # type: ignore[attr-defined]
 
 
 def revoke_publisher_keys(session: Session, publisher_id: str, at: int) -> None:
-    """Revoke every live key of a publisher (publisher keys belong to no org, so revoke_keys can't)."""
-    session.execute(
-        update(ApiKey)
-        .where(ApiKey.kind == "publisher", ApiKey.publisher_id == publisher_id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=at)
-    )
+    """Revoke every live key of a publisher."""
+    revoke_keys(session, kind="publisher", publisher_id=publisher_id, at=at)
 
 
 def lookup(session: Session, plain: str) -> tuple[ApiKey, Org | None] | None:

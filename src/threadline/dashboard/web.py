@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -14,7 +15,7 @@ from threadline.auth.authenticator import DashboardPrincipal
 from threadline.context import AppContext
 from threadline.dashboard import csrf
 from threadline.dashboard.templating import env, render_html
-from threadline.kit.errors import ApiError, not_found
+from threadline.kit.errors import ApiError, not_found, validation_to_api_error
 
 T = TypeVar("T")
 
@@ -94,6 +95,13 @@ def redirect(path: str, **query: str) -> RedirectResponse:
 async def call(fn: Callable[..., T], *args: Any) -> T:
     """A service function (they block on the store) from the event loop."""
     return await run_in_threadpool(fn, *args)
+
+
+def problem(err: Exception) -> str:
+    """The message a form shows for a service's ApiError or a schema's ValidationError (the API's text)."""
+    if isinstance(err, ValidationError):
+        return validation_to_api_error(err.errors()).message
+    return err.message if isinstance(err, ApiError) else str(err)
 
 
 def field_errors(err: ApiError, known: dict[str, str]) -> dict[str, str]:

@@ -19,6 +19,9 @@ def _not_blank(value: str) -> str:
     stripped = value.strip()
     if not stripped:
         raise ValueError("must not be blank")
+    # PostgreSQL text cannot hold NUL: refuse it here (a 400) rather than at the insert (a 500).
+    if "\x00" in stripped:
+        raise ValueError("must not contain NUL characters")
     return stripped
 
 
@@ -26,7 +29,11 @@ def _http_url(value: str) -> str:
     if value == "":
         return value
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() or c == "\x00" for c in value)
+    ):
         raise ValueError("must be an absolute http(s) URL")
     return value
 
@@ -52,6 +59,7 @@ def normalise_origin(value: str) -> str:
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
+        or "\x00" in value
         or parts.username is not None
         or parts.path not in ("", "/")
         or parts.query
@@ -144,12 +152,23 @@ class EventKeyOut(BaseModel):
 # ------------------------------------------------------------------------------------------ publishers
 
 
+# A floor above the highest allowed bid (100,000,000 micros) could never be met.
+FloorCpm = Annotated[int, Field(ge=0, le=100_000_000)]
+Origins = Annotated[list[Origin], Field(max_length=50)]
+
+
 class PublisherCreate(StrictModel):
     name: Name
     supply: Annotated[str, Field(max_length=64), AfterValidator(_supply)] = "direct"
-    # A floor above the highest allowed bid (100,000,000 micros) could never be met.
-    floor_cpm_micros: int = Field(default=1_000_000, ge=0, le=100_000_000)
-    allowed_origins: list[Origin] = Field(default_factory=list, max_length=50)
+    floor_cpm_micros: FloorCpm = 1_000_000
+    allowed_origins: Origins = Field(default_factory=list)
+
+
+class PublisherUpdate(StrictModel):
+    """What an operator changes on a live publisher (absent: unchanged); the create rules apply."""
+
+    floor_cpm_micros: FloorCpm | None = None
+    allowed_origins: Origins | None = None
 
 
 class PublisherOut(BaseModel):
@@ -163,6 +182,25 @@ class PublisherOut(BaseModel):
 
 class NewPublisherOut(PublisherOut):
     api_key: str = Field(description="The publisher key (`pk_...`); shown only in this response.")
+
+
+class PublisherKeyCreate(StrictModel):
+    label: Name
+
+
+class KeyOut(BaseModel):
+    """A live key as lists show it (never its secret)."""
+
+    id: str
+    label: str
+    created_at: int
+    expires_at: int | None = Field(description="Set once the key is rotated: when it stops answering.")
+
+
+class NewKeyOut(BaseModel):
+    id: str
+    label: str
+    api_key: str = Field(description="The new key; shown only in this response.")
 
 
 # -------------------------------------------------------------------------------------------- review

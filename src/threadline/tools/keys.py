@@ -44,6 +44,14 @@ def list_tool_keys(ctx: AppContext, org_id: str) -> list[tuple[str, str, int]]:
         return [(r.id, r.label, r.created_at) for r in live_keys(s, kind="tool", org_id=org_id)]
 
 
+def get_plan(ctx: AppContext, org_id: str) -> ToolPlanOut:
+    """The org's tier and this month's usage (what set_plan answers, without changing anything)."""
+    with ctx.db.read() as s:
+        get_org(s, org_id)
+        q = quota.current(s, ctx.settings, org_id, ctx.clock.now())
+    return ToolPlanOut(org_id=org_id, tier=q.tier, limit=q.limit, used=q.used, period_end=q.period_end)
+
+
 def set_plan(ctx: AppContext, org_id: str, tier: str) -> ToolPlanOut:
     with ctx.db.write() as s:
         get_org(s, org_id)
