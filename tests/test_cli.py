@@ -267,6 +267,11 @@ def test_serve_migrates_seeds_and_starts_uvicorn(
 ) -> None:
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
+    # serve sets these for its worker processes; undone after the test so later tests in this
+    # process (xdist runs many modules in one) see their own settings.
+    for name in ("THREADLINE_DATA_DIR", "THREADLINE_AUTO_APPROVE", "THREADLINE_PUBLIC_BASE_URL"):
+        monkeypatch.setenv(name, "")  # records the value to restore (or its absence) ...
+        monkeypatch.delenv(name)  # ... then starts the test without it
     other_dir = tmp_path / "elsewhere"
     result = run(
         runner,

@@ -170,7 +170,8 @@ def _ts(d: date) -> int:
 def _parse_windows(raws: Sequence[str], granularity: str, now: int) -> tuple[Window, ...]:
     param = "time_ranges[]"
     if not raws:
-        windows = [Window(max(0, now - DEFAULT_RANGE_SECONDS), now)]
+        # The last 30 days up to and including the current second: what was recorded a moment ago counts.
+        windows = [Window(max(0, now + 1 - DEFAULT_RANGE_SECONDS), now + 1)]
     else:
         windows = [_parse_window(raw, now) for raw in raws]
     for w in windows:

@@ -31,6 +31,12 @@ class MovableClock(Clock):
                 return self._frozen_at
             return time.time() + self._offset
 
+    def freeze(self) -> None:
+        """Stop ticking at the current reading (tests whose margins are a second or less)."""
+        with self._lock:
+            if self._frozen_at is None:
+                self._frozen_at = time.time() + self._offset
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             if self._frozen_at is not None:
