@@ -117,7 +117,7 @@ async def rate_limit(
     ctx: AppContext, policy: RatePolicy, identity: str, method: str = "", path: str = ""
 ) -> dict[str, str]:
     """:func:`check_rate` for the event loop: the in-process limiter answers inline, Redis in a thread."""
-    if ctx.limiter.blocking:
+    if ctx.limiter.blocking and ctx.limiter.enabled:  # a disabled limiter answers without Redis
         return await anyio.to_thread.run_sync(check_rate, ctx, policy, identity, method, path)
     return check_rate(ctx, policy, identity, method, path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -301,3 +302,27 @@ def test_rate_limit_is_429_with_headers(app: FastAPI, client: TestClient) -> Non
     _error(limited, 429, "Rate limit exceeded.")
     assert limited.headers["x-ratelimit-remaining"] == "0"
     assert int(limited.headers["x-ratelimit-reset"]) >= int(time.time())
+
+
+def test_the_decision_runs_in_the_event_loop_once_the_index_is_built(
+    app: FastAPI, client: TestClient, clock: MovableClock
+) -> None:
+    # The first request builds the index (a store read) in a worker thread; later ones plan in the loop.
+    pub = make_publisher(app)
+    live_campaign(client, app, clock, max_bid_micros=5_000_000)
+    serving = engine(app)
+    threads: list[str] = []
+    plan = serving.plan
+
+    def recording_plan(req: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return plan(req)
+
+    serving.plan = recording_plan  # type: ignore[method-assign]
+    was_ready = serving.index.ready()
+    for _ in range(2):
+        assert client.post(URL, json=bid_body(), headers=pub.headers).status_code == 200
+    assert serving.index.ready()
+    assert threads[-1] != "AnyIO worker thread"
+    if not was_ready:
+        assert threads[0] == "AnyIO worker thread"

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
 
+import anyio.to_thread
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from threadline.advertiser.countries import normalise_country
 from threadline.auth.keys import KeyPrincipal
 from threadline.context import AppContext
-from threadline.gate import check_rate, surface_of
+from threadline.gate import rate_limit, surface_of
 from threadline.kit.errors import ApiError, validation_to_api_error
 from threadline.serving.index import PublisherInfo
 
@@ -26,12 +27,16 @@ class Caller:
     headers: dict[str, str]  # rate-limit and CORS headers every answer carries
 
 
-def admit(ctx: AppContext, request: Request, principal: KeyPrincipal) -> Caller:
-    """Publisher lookup, CORS allow-list and the per-key rate limit (may touch the DB or Redis)."""
+async def admit(ctx: AppContext, request: Request, principal: KeyPrincipal) -> Caller:
+    """Publisher lookup, CORS allow-list and the per-key rate limit, in the event loop: only a publisher
+    cache miss (the store) and a Redis limiter go to a thread."""
     surface = surface_of(request.scope)
     assert principal.publisher_id is not None
     assert surface.credential is not None
-    publisher = ctx.serving.index.publisher(principal.publisher_id)
+    index = ctx.serving.index
+    known, publisher = index.cached_publisher(principal.publisher_id)
+    if not known:
+        publisher = await anyio.to_thread.run_sync(index.publisher, principal.publisher_id)
     if publisher is None:
         raise ApiError(401, "invalid_api_key", surface.credential.invalid_message)
     headers: dict[str, str] = {}
@@ -49,7 +54,7 @@ def admit(ctx: AppContext, request: Request, principal: KeyPrincipal) -> Caller:
         )
     assert surface.rate_limit is not None
     try:
-        headers.update(check_rate(ctx, surface.rate_limit, principal.key_id))
+        headers.update(await rate_limit(ctx, surface.rate_limit, principal.key_id))
     except ApiError as err:
         err.headers = {**headers, **err.headers}
         raise

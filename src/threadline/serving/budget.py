@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from threadline.serving.tables import campaign_pacing
@@ -54,6 +54,28 @@ class Reservation:
     period_end: int | None = None
 
 
+_campaigns: Table = Campaign.__table__  # type: ignore[assignment]
+_c = _campaigns.c
+_p = campaign_pacing.c
+# Built once: on the hot path, constructing these statements cost as much as running them.
+_CHARGE = (
+    update(_campaigns)
+    .where(_c.id == bindparam("cid"), _c.spent_micros + bindparam("amt") <= _c.lifetime_spend_limit_micros)
+    .values(spent_micros=_c.spent_micros + bindparam("amt"))
+)
+_period = (_p.campaign_id == bindparam("cid"), _p.period_start == bindparam("start"))
+_CHARGE_PERIOD = (
+    update(campaign_pacing)
+    .where(*_period, _p.spent_micros + bindparam("amt") <= _p.cap_micros)
+    .values(spent_micros=_p.spent_micros + bindparam("amt"))
+)
+_REFUND_PERIOD = (
+    update(campaign_pacing).where(*_period).values(spent_micros=_p.spent_micros - bindparam("amt"))
+)
+_PERIOD_CAP = select(_p.cap_micros).where(*_period)
+_SPEND = select(_c.spent_micros, _c.lifetime_spend_limit_micros).where(_c.id == bindparam("cid"))
+
+
 def reserve(
     session: Session,
     *,
@@ -67,53 +89,25 @@ def reserve(
     """Charge ``amount`` micros to the campaign if its lifetime budget (and period cap) allow."""
     if amount <= 0:
         return Reservation(True)
+    conn = session.connection()
     period = pacing_period(start_time, end_time, frequency, now)
     if period is not None and not _charge_period(session, campaign_id, period, amount):
         return Reservation(False, "paced", period.end)
-    charged = session.execute(
-        update(Campaign)
-        .where(
-            Campaign.id == campaign_id,
-            Campaign.spent_micros + amount <= Campaign.lifetime_spend_limit_micros,
-        )
-        .values(spent_micros=Campaign.spent_micros + amount)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    if charged:
+    if conn.execute(_CHARGE, {"cid": campaign_id, "amt": amount}).rowcount:
         return Reservation(True)
     if period is not None:  # give the period its share back; the row is already ours in this transaction
-        session.execute(
-            update(campaign_pacing)
-            .where(
-                campaign_pacing.c.campaign_id == campaign_id, campaign_pacing.c.period_start == period.start
-            )
-            .values(spent_micros=campaign_pacing.c.spent_micros - amount)
-        )
+        conn.execute(_REFUND_PERIOD, {"cid": campaign_id, "start": period.start, "amt": amount})
     return Reservation(False, "budget_exhausted")
 
 
 def _charge_period(session: Session, campaign_id: str, period: Period, amount: int) -> bool:
-    stmt = (
-        update(campaign_pacing)
-        .where(
-            campaign_pacing.c.campaign_id == campaign_id,
-            campaign_pacing.c.period_start == period.start,
-            campaign_pacing.c.spent_micros + amount <= campaign_pacing.c.cap_micros,
-        )
-        .values(spent_micros=campaign_pacing.c.spent_micros + amount)
-    )
-    if session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+    conn = session.connection()
+    params = {"cid": campaign_id, "start": period.start, "amt": amount}
+    if conn.execute(_CHARGE_PERIOD, params).rowcount:
         return True
-    exists = session.execute(
-        select(campaign_pacing.c.cap_micros).where(
-            campaign_pacing.c.campaign_id == campaign_id, campaign_pacing.c.period_start == period.start
-        )
-    ).first()
-    if exists is not None:
+    if conn.execute(_PERIOD_CAP, params).first() is not None:
         return False
-    row = session.execute(
-        select(Campaign.spent_micros, Campaign.lifetime_spend_limit_micros).where(Campaign.id == campaign_id)
-    ).first()
+    row = conn.execute(_SPEND, params).first()
     if row is None:
         return False
     cap = max(0, (int(row[1]) - int(row[0])) // period.remaining)
@@ -123,4 +117,4 @@ def _charge_period(session: Session, campaign_id: str, period: Period, amount: i
             campaign_id=campaign_id, period_start=period.start, cap_micros=cap, spent_micros=0
         ).on_conflict_do_nothing()
     )
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return bool(conn.execute(_CHARGE_PERIOD, params).rowcount)

@@ -193,6 +193,17 @@ class ServingIndex:
         assert snap is not None
         return snap
 
+    def ready(self) -> bool:
+        """Whether the snapshot is built (reading it cannot start a build that queries the store)."""
+        return self._snapshot is not None
+
+    def cached_publisher(self, publisher_id: str) -> tuple[bool, PublisherInfo | None]:
+        """``(True, settings)`` from the cache without touching the store, ``(False, None)`` on a miss."""
+        hit = self._publishers.get(publisher_id)
+        if hit is not None and hit[0] > self.clock.monotonic():
+            return True, hit[1]
+        return False, None
+
     def publisher(self, publisher_id: str) -> PublisherInfo | None:
         """Publisher settings, cached for as long as keys are (about a second)."""
         mono = self.clock.monotonic()

@@ -1,8 +1,9 @@
 """Serving routes: the current bid request, the legacy serve-ad, and tracking (click, view, poll).
 
 The two ad routes read the raw body themselves so the checks run in the documented order
-(key → origin → rate → body → headers, see admission.py), then run the in-memory decision in the thread
-pool and await its write from the serving batch writer; tracking writes go through the same writer.
+(key → origin → rate → body → headers, see admission.py), then run the in-memory decision in the event
+loop (it is pure Python: a worker thread would only add hand-offs of the GIL) and await its write from the
+serving batch writer; tracking writes go through the same writer.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
@@ -29,6 +29,7 @@ from threadline.serving.presenters import (
     LEGACY_API_VERSION,
     bid_payload,
     elapsed_ms,
+    json_response,
     legacy_ad,
     request_id,
 )
@@ -68,8 +69,10 @@ async def _decide(ctx: AppContext, planned: _Planned) -> Decision:
         raise with_headers(err, planned.caller.headers) from None
 
 
-def _plan_bid_request(ctx: AppContext, request: Request, raw: bytes, principal: KeyPrincipal) -> _Planned:
-    caller = admit(ctx, request, principal)
+async def _plan_bid_request(
+    ctx: AppContext, request: Request, raw: bytes, principal: KeyPrincipal
+) -> _Planned:
+    caller = await admit(ctx, request, principal)
     try:
         body = parse(BidRequestBody, raw)
         country = user_country(request)
@@ -93,7 +96,7 @@ def _plan_bid_request(ctx: AppContext, request: Request, raw: bytes, principal: 
         sandbox=not body.production,
         rule=rule,
     )
-    return _Planned(caller, ctx.serving.plan(req), cfg)
+    return _Planned(caller, await ctx.serving.plan_async(req), cfg)
 
 
 def _bid_response(
@@ -112,14 +115,14 @@ def _bid_response(
             "reason": decision.reason,
         },
     }
-    return JSONResponse(payload, headers=planned.caller.headers)
+    return json_response(payload, planned.caller.headers)
 
 
 # -- POST /developer/serve-ad/ (legacy thrads-sdk) ---------------------------------------------------
 
 
-def _plan_serve_ad(ctx: AppContext, request: Request, raw: bytes, principal: KeyPrincipal) -> _Planned:
-    caller = admit(ctx, request, principal)
+async def _plan_serve_ad(ctx: AppContext, request: Request, raw: bytes, principal: KeyPrincipal) -> _Planned:
+    caller = await admit(ctx, request, principal)
     try:
         body = parse(ServeAdBody, raw)
     except ApiError as err:
@@ -139,7 +142,7 @@ def _plan_serve_ad(ctx: AppContext, request: Request, raw: bytes, principal: Key
         sandbox=not body.production,
         rule=rule,
     )
-    return _Planned(caller, ctx.serving.plan(req))
+    return _Planned(caller, await ctx.serving.plan_async(req))
 
 
 def _serve_ad_response(
@@ -156,7 +159,7 @@ def _serve_ad_response(
         "adStatus": "served" if data else "not_served",
         "data": data,
     }
-    return JSONResponse(payload, headers=planned.caller.headers)
+    return json_response(payload, planned.caller.headers)
 
 
 # -- the router ------------------------------------------------------------------------------------
@@ -194,7 +197,7 @@ def build_router() -> APIRouter:
         t0 = ctx.clock.monotonic()
         principal = await authenticate_key(request)
         raw = await request.body()
-        planned = await anyio.to_thread.run_sync(_plan_bid_request, ctx, request, raw, principal)
+        planned = await _plan_bid_request(ctx, request, raw, principal)
         return _bid_response(ctx, request, planned, await _decide(ctx, planned), t0)
 
     @router.post(
@@ -210,7 +213,7 @@ def build_router() -> APIRouter:
         t0 = ctx.clock.monotonic()
         principal = await authenticate_key(request)
         raw = await request.body()
-        planned = await anyio.to_thread.run_sync(_plan_serve_ad, ctx, request, raw, principal)
+        planned = await _plan_serve_ad(ctx, request, raw, principal)
         return _serve_ad_response(ctx, request, planned, await _decide(ctx, planned), t0)
 
     router.add_api_route(SERVING_BID_PATH, _preflight, methods=["OPTIONS"], include_in_schema=False)

@@ -1,6 +1,6 @@
 """Serving decisions: frequency → auction → budget reservation → impression.
 
-The auction is decided in memory (``plan``, in the request's thread); what the decision writes (the
+The auction is decided in memory (``plan``, in the event loop); what the decision writes (the
 budget reservation, the impression row, the rollup bump, the chat's turn counter) is one ``write`` that
 the serving batch writer runs with its neighbours in one transaction, in arrival order, answering each
 request after the COMMIT that holds its rows. Reservations are the same conditional UPDATEs one after
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -127,6 +128,13 @@ class ServingEngine:
                 return Plan(req, now, Decision(None, reason))
             return Plan(req, now, ranked=ranked)
         return Plan(req, now)
+
+    async def plan_async(self, req: ServeRequest) -> Plan:
+        """``plan`` in the event loop once the index is built; the first build (a store read that can
+        take seconds) runs in a thread so the loop keeps answering meanwhile."""
+        if self.index.ready():
+            return self.plan(req)
+        return await anyio.to_thread.run_sync(self.plan, req)
 
     def write(self, plan: Plan, s: Session) -> Written:
         """The decision's rows, in the caller's (the batch's) transaction."""
@@ -282,6 +290,9 @@ def _pending(s: Session) -> _Rows:
     return rows
 
 
+_INSERT_IMPRESSIONS = insert(impressions)  # built once (the hot path's statements are)
+
+
 def flush_rows(s: Session) -> None:
     """One multi-row INSERT of the batch's impressions and one upsert per rollup bucket, before COMMIT.
     (Only the budget reservations must run one by one, in order; nothing in a batch reads these rows.)"""
@@ -289,7 +300,7 @@ def flush_rows(s: Session) -> None:
     if rows is None:
         return
     if rows.impressions:
-        s.execute(insert(impressions), rows.impressions)
+        s.connection().execute(_INSERT_IMPRESSIONS, rows.impressions)
     bump_many(s, rows.deltas)
 
 
