@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -130,12 +131,24 @@ def _org_data(ctx: AppContext, org_id: str) -> dict[str, Any]:
     }
 
 
+async def _detail_page(
+    request: Request,
+    principal: DashboardPrincipal,
+    template: str,
+    load: Callable[[AppContext, str], dict[str, Any]],
+    object_id: str,
+    shown: Shown,
+) -> Response:
+    """An operator's page of one org or publisher, with what the last action showed (notice, errors)."""
+    data = await call(load, ctx_of(request), object_id[:36])
+    status, values = shown
+    return page(request, template, principal, status=status, **data, **values)
+
+
 async def _org_page(
     request: Request, principal: DashboardPrincipal, org_id: str, shown: Shown = (200, {})
 ) -> Response:
-    data = await call(_org_data, ctx_of(request), org_id[:36])
-    status, values = shown
-    return page(request, "ops/org.html", principal, status=status, **data, **values)
+    return await _detail_page(request, principal, "ops/org.html", _org_data, org_id, shown)
 
 
 @router.get("/orgs/{org_id}")
@@ -297,9 +310,7 @@ def _publisher_data(ctx: AppContext, publisher_id: str) -> dict[str, Any]:
 async def _publisher_page(
     request: Request, principal: DashboardPrincipal, publisher_id: str, shown: Shown = (200, {})
 ) -> Response:
-    data = await call(_publisher_data, ctx_of(request), publisher_id[:36])
-    status, values = shown
-    return page(request, "ops/publisher.html", principal, status=status, **data, **values)
+    return await _detail_page(request, principal, "ops/publisher.html", _publisher_data, publisher_id, shown)
 
 
 @router.get("/publishers/{publisher_id}")
