@@ -14,12 +14,15 @@ from threadline.app import create_app
 from threadline.config import Settings
 from threadline.context import Components, build_context
 from threadline.kit.clock import MovableClock
+from threadline.store.checkpoint import THREAD_NAME as CHECKPOINT_THREAD
 
 COMPONENT_THREADS = ("serving-index", "threadline-event-writer")
+SQLITE_THREADS = (CHECKPOINT_THREAD,)  # only a SQLite store has a checkpointer
 
 
 def _component_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name in COMPONENT_THREADS and t.is_alive()]
+    names = COMPONENT_THREADS + SQLITE_THREADS
+    return [t for t in threading.enumerate() if t.name in names and t.is_alive()]
 
 
 def test_building_the_app_writes_no_file_and_starts_no_thread(tmp_path: Path, settings: Settings) -> None:
@@ -39,7 +42,8 @@ def test_no_component_thread_outlives_its_app(settings: Settings, clock: Movable
     app = create_app(settings, clock=clock)
     org = make_org(app)
     with TestClient(app) as client:
-        assert {t.name for t in _component_threads()} == set(COMPONENT_THREADS)
+        expected = set(COMPONENT_THREADS) | (set(SQLITE_THREADS) if settings.is_sqlite else set())
+        assert {t.name for t in _component_threads()} == expected
         publisher = make_publisher(app)
         # Requests that build the serving snapshot and queue an event do not start threads of their own.
         r = client.post(

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # default: under load items pile up while the previous batch commits, and an idle server answers at once.
     serving_batch_max_rows: int = Field(default=256, ge=1)
     serving_batch_max_wait_ms: float = Field(default=0.0, ge=0.0)
+    # SQLite: serving processes checkpoint the WAL in a thread of their own this often (PASSIVE), instead
+    # of SQLite doing it inside whichever COMMIT crosses 1,000 WAL pages. 0 = SQLite's automatic checkpoints.
+    sqlite_checkpoint_interval_ms: float = Field(default=200.0, ge=0.0)
 
     idempotency_lease_seconds: int = 60
     # Pending deposit charges older than this are settled (refunded or closed) by the periodic job

@@ -2,7 +2,8 @@
 
 ``build_context`` is the only constructor; the app (create_app), the CLI and the tests all use it, so
 they get the same services. Building has no side effects: no file is written and no thread starts.
-Long-lived components (the events writer, the serving index refresher, the semantic model, job workers)
+Long-lived components (the events writer, the serving index refresher, the semantic model, job workers,
+the SQLite checkpointer)
 are registered on ``ctx.components`` and run between ``ctx.start()`` and ``ctx.stop()`` — the app calls
 them from its lifespan; a CLI command that needs them calls them itself.
 """
@@ -180,6 +181,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     from threadline.operator.admin_token import AdminTokenBootstrap, check_admin_token
     from threadline.publishing import repository as publishing_repository
     from threadline.serving.service import ServingEngine
+    from threadline.store.checkpoint import Checkpointer, sqlite_file
 
     clock = clock or Clock()
     db = Database(settings.resolved_database_url)
@@ -218,6 +220,13 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     ctx.serving = ServingEngine(ctx)
     if settings.matcher == "semantic":
         ctx.components.add("semantic-model", SemanticModel())
+    sqlite_path = sqlite_file(db.url)
+    if sqlite_path is not None and settings.sqlite_checkpoint_interval_ms > 0:
+        # Started before the writers and stopped after them: their last batches are in the WAL it empties.
+        ctx.components.add(
+            "sqlite-checkpoint",
+            Checkpointer(db, sqlite_path, interval_s=settings.sqlite_checkpoint_interval_ms / 1000),
+        )
     ctx.components.add("event-writer", ctx.event_writer)
     ctx.components.add("serving-index", ctx.serving)
     register_job_handlers(ctx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -19,7 +20,21 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+# SQLite's own default: a COMMIT that leaves the WAL past this many pages checkpoints it, fsyncs included.
+SQLITE_AUTOCHECKPOINT_PAGES = 1000
+
+
+@dataclass
+class WalPolicy:
+    """The wal_autocheckpoint every connection of an engine runs with, applied at its next BEGIN.
+
+    0 only while a checkpointer (store/checkpoint.py) runs: then no commit pays for a checkpoint.
+    """
+
+    autocheckpoint: int = SQLITE_AUTOCHECKPOINT_PAGES
+
+
+def make_engine(url: str, *, pool_size: int = 10, wal: WalPolicy | None = None) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -28,7 +43,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             pool_size=pool_size,
             max_overflow=20,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, wal or WalPolicy())
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
@@ -40,12 +55,12 @@ def make_null_engine(url: str) -> Engine:
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, WalPolicy())
         return engine
     return create_engine(url, poolclass=NullPool)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, wal: WalPolicy) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy own transaction boundaries so writers can take the lock up front.
@@ -59,6 +74,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        # conn.info lives as long as the pooled DBAPI connection: the PRAGMA runs once per change.
+        pages = wal.autocheckpoint
+        if conn.info.get("wal_autocheckpoint", SQLITE_AUTOCHECKPOINT_PAGES) != pages:
+            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(pages)}")
+            conn.info["wal_autocheckpoint"] = pages
         # BEGIN IMMEDIATE: a writer waits for the lock at the start instead of failing on upgrade.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
 
@@ -66,7 +86,8 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size)
+        self.wal = WalPolicy()
+        self.engine = make_engine(url, pool_size=pool_size, wal=self.wal)
         self.is_sqlite = url.startswith("sqlite")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
