@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Table, func, select
+from sqlalchemy.orm import Session
 
 from tests.factories import TestOrg, ctx_of
 from threadline.insights.rollups import COUNTERS, RollupDelta, bump, bump_many
 from threadline.kit.ids import new_id
 from threadline.store.db import Database
-from threadline.store.models import Ad, AdGroup, Campaign
+from threadline.store.models import Ad, AdGroup, Campaign, InsightsHourly
 
 DAY = 86400
 T0 = 1775088000  # 2026-04-02T00:00:00Z, the day of the quickstart seed's insights row
@@ -183,3 +185,42 @@ def summed(
         k = key(d)
         totals[k] = tuple(a + getattr(d, c) for a, c in zip(totals[k], COUNTERS, strict=True))
     return totals
+
+
+Totals = dict[tuple[Any, ...], tuple[int, ...]]  # bucket key -> the counters, in COUNTERS order
+
+
+def rollup_totals(s: Session, table: Table, key: Sequence[str]) -> Totals:
+    """Every row of a rollup table, keyed by the ``key`` columns."""
+    c = table.c
+    rows = s.execute(select(*(c[k] for k in key), *(c[m] for m in COUNTERS)))
+    return {tuple(r[: len(key)]): tuple(r[len(key) :]) for r in rows}
+
+
+def ad_sums(s: Session, key: Sequence[str]) -> Totals:
+    """The per-ad rollup summed per ``key`` bucket: what a wider rollup table must hold."""
+    h = InsightsHourly.__table__.c
+    cols = [h[k] for k in key]
+    rows = s.execute(select(*cols, *(func.sum(h[m]) for m in COUNTERS)).group_by(*cols))
+    return {tuple(r[: len(key)]): tuple(int(v) for v in r[len(key) :]) for r in rows}
+
+
+def random_ad_rows(
+    ads: Sequence[tuple[str, str, str]], hours: int, rnd: random.Random
+) -> list[dict[str, Any]]:
+    """Per-ad rollup rows with random counters for (org, campaign, ad) triples, two supplies an hour."""
+    return [
+        {
+            "org_id": org,
+            "campaign_id": campaign,
+            "ad_group_id": "g",
+            "ad_id": ad,
+            "hour": T0 + h * 3600,
+            "supply": supply,
+            "country": "US",
+            **{c: rnd.randrange(1_000) for c in COUNTERS},
+        }
+        for org, campaign, ad in ads
+        for h in range(hours)
+        for supply in ("thrad", "chatgpt")
+    ]

@@ -19,11 +19,15 @@ from tests.insights.helpers import (
     DAY,
     T0,
     AdRef,
+    Totals,
+    ad_sums,
     add_ad,
     add_ad_group,
     add_campaign,
+    random_ad_rows,
     random_batches,
     rollup_delta,
+    rollup_totals,
     summed,
     write_concurrently,
 )
@@ -32,9 +36,6 @@ from threadline.insights.repository import AD_ROLLUP, CAMPAIGN_ROLLUP, Scope, ag
 from threadline.insights.rollups import COUNTERS, RollupDelta, bump, bump_many, hour_of
 from threadline.store.migrate import upgrade
 from threadline.store.models import InsightsCampaignHourly, InsightsHourly
-
-Key = tuple[str, str, int, str, str]  # org_id, campaign_id, hour, supply, country
-Totals = dict[Key, tuple[int, ...]]
 
 
 def test_bump_and_bump_many_write_the_campaign_bucket_in_the_same_call(app: FastAPI) -> None:
@@ -125,21 +126,7 @@ def test_migration_backfills_the_campaign_table_and_downgrades(url_at_0013: str)
     orgs = [str(uuid.uuid4()) for _ in range(2)]
     campaigns = [(org, str(uuid.uuid4())) for org in orgs for _ in range(2)]
     ads = [(org, cid, str(uuid.uuid4())) for org, cid in campaigns for _ in range(3)]
-    rows = [
-        {
-            "org_id": org,
-            "campaign_id": cid,
-            "ad_group_id": "g",
-            "ad_id": ad,
-            "hour": T0 + h * 3600,
-            "supply": supply,
-            "country": "US",
-            **{c: rnd.randrange(1_000) for c in COUNTERS},
-        }
-        for org, cid, ad in ads
-        for h in range(30)
-        for supply in ("thrad", "chatgpt")
-    ]
+    rows = random_ad_rows(ads, 30, rnd)
     engine = create_engine(url_at_0013)
     try:
         with engine.begin() as conn:
@@ -231,14 +218,12 @@ def _ads(app: FastAPI) -> list[AdRef]:
     ]
 
 
+_KEY = ("org_id", "campaign_id", "hour", "supply", "country")
+
+
 def _campaign_rows(s: Session) -> Totals:
-    c = InsightsCampaignHourly.__table__.c
-    rows = s.execute(select(c.org_id, c.campaign_id, c.hour, c.supply, c.country, *(c[m] for m in COUNTERS)))
-    return {tuple(r[:5]): tuple(r[5:]) for r in rows}  # type: ignore[misc]
+    return rollup_totals(s, InsightsCampaignHourly.__table__, _KEY)
 
 
 def _ad_sums(s: Session) -> Totals:
-    h = InsightsHourly.__table__.c
-    key = (h.org_id, h.campaign_id, h.hour, h.supply, h.country)
-    rows = s.execute(select(*key, *(func.sum(h[c]) for c in COUNTERS)).group_by(*key))
-    return {tuple(r[:5]): tuple(int(v) for v in r[5:]) for r in rows}  # type: ignore[misc]
+    return ad_sums(s, _KEY)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import create_engine, func, insert, inspect, select
+from sqlalchemy import create_engine, insert, inspect
 from sqlalchemy.orm import Session
 
 from tests.databases import database_at, downgrade
@@ -17,22 +17,23 @@ from tests.factories import ctx_of, make_org
 from tests.insights.helpers import (
     T0,
     AdRef,
+    Totals,
+    ad_sums,
     add_ad,
     add_ad_group,
     add_campaign,
+    random_ad_rows,
     random_batches,
     rollup_delta,
+    rollup_totals,
     summed,
     write_concurrently,
 )
 from threadline.insights.params import Filter
 from threadline.insights.repository import AD_ROLLUP, ORG_ROLLUP, Scope, rollup_columns
-from threadline.insights.rollups import COUNTERS, RollupDelta, bump, bump_many, hour_of
+from threadline.insights.rollups import RollupDelta, bump, bump_many, hour_of
 from threadline.store.migrate import upgrade
 from threadline.store.models import InsightsHourly, InsightsOrgHourly
-
-Key = tuple[str, int, str, str]  # org_id, hour, supply, country
-Totals = dict[Key, tuple[int, ...]]
 
 
 def test_bump_and_bump_many_write_the_org_bucket_in_the_same_call(app: FastAPI) -> None:
@@ -103,21 +104,7 @@ def test_migration_backfills_the_org_table_and_downgrades(url_at_0004: str) -> N
     rnd = random.Random(3)
     orgs = [str(uuid.uuid4()) for _ in range(2)]
     ads = [(org, str(uuid.uuid4())) for org in orgs for _ in range(3)]
-    rows = [
-        {
-            "org_id": org,
-            "campaign_id": "c",
-            "ad_group_id": "g",
-            "ad_id": ad,
-            "hour": T0 + h * 3600,
-            "supply": supply,
-            "country": "US",
-            **{c: rnd.randrange(1_000) for c in COUNTERS},
-        }
-        for org, ad in ads
-        for h in range(3)
-        for supply in ("thrad", "chatgpt")
-    ]
+    rows = random_ad_rows([(org, "c", ad) for org, ad in ads], 3, rnd)
     engine = create_engine(url_at_0004)
     try:
         with engine.begin() as conn:
@@ -150,17 +137,15 @@ def _two_orgs(app: FastAPI) -> list[AdRef]:
     return ads
 
 
+_KEY = ("org_id", "hour", "supply", "country")
+
+
 def _org_rows(s: Session) -> Totals:
-    o = InsightsOrgHourly.__table__.c
-    rows = s.execute(select(o.org_id, o.hour, o.supply, o.country, *(o[c] for c in COUNTERS)))
-    return {tuple(r[:4]): tuple(r[4:]) for r in rows}  # type: ignore[misc]
+    return rollup_totals(s, InsightsOrgHourly.__table__, _KEY)
 
 
 def _ad_sums(s: Session) -> Totals:
-    h = InsightsHourly.__table__.c
-    key = (h.org_id, h.hour, h.supply, h.country)
-    rows = s.execute(select(*key, *(func.sum(h[c]) for c in COUNTERS)).group_by(*key))
-    return {tuple(r[:4]): tuple(int(v) for v in r[4:]) for r in rows}  # type: ignore[misc]
+    return ad_sums(s, _KEY)
 
 
 def _indexes(engine: object) -> set[str]:

@@ -115,9 +115,21 @@ def revoke_keys(
     return int(session.execute(stmt.values(revoked_at=at)).rowcount)  # type: ignore[attr-defined]
 
 
-def revoke_publisher_keys(session: Session, publisher_id: str, at: int) -> None:
-    """Revoke every live key of a publisher."""
-    revoke_keys(session, kind="publisher", publisher_id=publisher_id, at=at)
+def rotate_keys(
+    session: Session,
+    clock: Clock,
+    *,
+    kind: str,
+    org_id: str | None = None,
+    publisher_id: str | None = None,
+    grace_seconds: int,
+) -> tuple[str, int]:
+    """A new key for the owner; its previous live keys keep answering until the grace window ends.
+    Returns the plain secret (shown once) and that end."""
+    expires_at = clock.now_s() + grace_seconds
+    expire_live_keys(session, kind=kind, org_id=org_id, publisher_id=publisher_id, at=expires_at)
+    _, plain = mint_key(session, clock, kind=kind, org_id=org_id, publisher_id=publisher_id, label="rotated")
+    return plain, expires_at
 
 
 def lookup(session: Session, plain: str) -> tuple[ApiKey, Org | None] | None:

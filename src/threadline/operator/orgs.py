@@ -51,10 +51,7 @@ def get_org(session: Session, org_id: str) -> Org:
 def rotate_advertiser_key(session: Session, clock: Clock, org_id: str, grace_seconds: int) -> tuple[str, int]:
     """A new key; the previous ones stop working after the grace window."""
     get_org(session, org_id)
-    expires_at = clock.now_s() + grace_seconds
-    keys.expire_live_keys(session, kind="advertiser", org_id=org_id, at=expires_at)
-    _, plain = keys.mint_key(session, clock, kind="advertiser", org_id=org_id, label="rotated")
-    return plain, expires_at
+    return keys.rotate_keys(session, clock, kind="advertiser", org_id=org_id, grace_seconds=grace_seconds)
 
 
 def revoke_advertiser_keys(session: Session, clock: Clock, org_id: str) -> None:

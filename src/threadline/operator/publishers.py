@@ -108,9 +108,13 @@ def rotate_publisher_key(ctx: AppContext, publisher_id: str) -> KeyRotationOut:
     """A new key; the previous ones keep answering for the rotation grace window, as advertiser keys do."""
     with ctx.db.write() as s:
         _find(s, publisher_id)
-        expires_at = ctx.clock.now_s() + ctx.settings.key_rotation_grace_seconds
-        keys.expire_live_keys(s, kind="publisher", publisher_id=publisher_id, at=expires_at)
-        _, plain = keys.mint_key(s, ctx.clock, kind="publisher", publisher_id=publisher_id, label="rotated")
+        plain, expires_at = keys.rotate_keys(
+            s,
+            ctx.clock,
+            kind="publisher",
+            publisher_id=publisher_id,
+            grace_seconds=ctx.settings.key_rotation_grace_seconds,
+        )
     ctx.keys.clear()  # cached principals carry the old (absent) expiry
     return KeyRotationOut(api_key=plain, previous_key_expires_at=expires_at)
 
@@ -133,9 +137,8 @@ def replace_publisher_key(ctx: AppContext, publisher_id: str, label: str = "defa
     """Revoke every key of the publisher and mint one new key (returned plain, shown once)."""
     now = ctx.clock.now_s()
     with ctx.db.write() as s:
-        if repository.find_publisher(s, publisher_id) is None:
-            raise not_found("publisher", "id")
-        keys.revoke_publisher_keys(s, publisher_id, now)
+        _find(s, publisher_id)
+        keys.revoke_keys(s, kind="publisher", publisher_id=publisher_id, at=now)
         _, plain = keys.mint_key(s, ctx.clock, kind="publisher", publisher_id=publisher_id, label=label)
     ctx.keys.clear()
     return plain
