@@ -296,7 +296,21 @@ class Conversion(Base):
     received_at: Mapped[float] = mapped_column(Float)
 
 
-class InsightsHourly(Base):
+class HourlySlice:
+    """The bucket and counters every hourly rollup table shares (after its own entity columns)."""
+
+    hour: Mapped[int] = mapped_column(BigInteger)  # Unix seconds at the start of the UTC hour
+    supply: Mapped[str] = mapped_column(String(64), default="direct")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    viewable_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    spend_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversion_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class InsightsHourly(HourlySlice, Base):
     """Hourly rollup per ad and slice, incremented in the same transaction as what it counts."""
 
     __tablename__ = "insights_hourly"
@@ -312,15 +326,6 @@ class InsightsHourly(Base):
     campaign_id: Mapped[str] = mapped_column(String(36))
     ad_group_id: Mapped[str] = mapped_column(String(36))
     ad_id: Mapped[str] = mapped_column(String(36))
-    hour: Mapped[int] = mapped_column(BigInteger)  # Unix seconds at the start of the UTC hour
-    supply: Mapped[str] = mapped_column(String(64), default="direct")
-    country: Mapped[str] = mapped_column(String(2), default="")
-    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
-    viewable_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
-    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
-    spend_micros: Mapped[int] = mapped_column(BigInteger, default=0)
-    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
-    conversion_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 # Serving tables (migration 0003), used through SQLAlchemy Core on the hot path.
@@ -392,7 +397,7 @@ serving_state = Table(
 )
 
 
-class InsightsOrgHourly(Base):
+class InsightsOrgHourly(HourlySlice, Base):
     """Hourly rollup per org and slice: the sum of its insights_hourly rows, written in the same call.
 
     Account-level insights without entity filters read this instead of every ad's rows (1,000 ads x 720
@@ -403,18 +408,9 @@ class InsightsOrgHourly(Base):
     __table_args__ = (UniqueConstraint("org_id", "hour", "supply", "country"),)
     id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(String(36))
-    hour: Mapped[int] = mapped_column(BigInteger)  # Unix seconds at the start of the UTC hour
-    supply: Mapped[str] = mapped_column(String(64), default="direct")
-    country: Mapped[str] = mapped_column(String(2), default="")
-    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
-    viewable_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
-    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
-    spend_micros: Mapped[int] = mapped_column(BigInteger, default=0)
-    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
-    conversion_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class InsightsCampaignHourly(Base):
+class InsightsCampaignHourly(HourlySlice, Base):
     """Hourly rollup per campaign and slice: the sum of its insights_hourly rows, written in the same call.
 
     Campaign-scoped insights without ad-group or ad narrowing read this instead of every ad's rows (100
@@ -426,15 +422,6 @@ class InsightsCampaignHourly(Base):
     id: Mapped[int] = mapped_column(SeqPK, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(String(36))
     campaign_id: Mapped[str] = mapped_column(String(36))
-    hour: Mapped[int] = mapped_column(BigInteger)  # Unix seconds at the start of the UTC hour
-    supply: Mapped[str] = mapped_column(String(64), default="direct")
-    country: Mapped[str] = mapped_column(String(2), default="")
-    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
-    viewable_impressions: Mapped[int] = mapped_column(BigInteger, default=0)
-    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
-    spend_micros: Mapped[int] = mapped_column(BigInteger, default=0)
-    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
-    conversion_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ToolPlan(Base):
