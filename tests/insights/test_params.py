@@ -7,9 +7,11 @@ import json
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.datastructures import QueryParams
 
 from tests.factories import make_org
 from tests.insights.helpers import T0, add_ad, add_ad_group, add_campaign, error, get
+from threadline.insights.params import DEFAULT_RANGE_SECONDS, Window, parse
 from threadline.kit.clock import MovableClock
 
 RANGE_HELP = (
@@ -283,3 +285,11 @@ def test_openapi_documents_the_parameters(client: TestClient) -> None:
         "after",
     ]
     assert set(op["responses"]) == {"200", "400", "401", "404", "429"}
+
+
+def test_the_default_window_is_the_last_30_days_including_the_current_second() -> None:
+    # An impression stamped in this very second counts, also in the first second of an hour (its
+    # bucket starts at `now`; an exclusive end at `now` would leave it out).
+    now = T0 + 3600  # the first second of an hour
+    query = parse(QueryParams(""), "ad_account", now)
+    assert query.windows == (Window(now + 1 - DEFAULT_RANGE_SECONDS, now + 1),)
