@@ -20,7 +20,7 @@ from threadline.auth.keys import KeyPrincipal
 from threadline.context import AppContext
 from threadline.gate import authenticate_key, surface_of
 from threadline.kit.errors import ApiError
-from threadline.routing import mount
+from threadline.routing import RawRoute, mount
 from threadline.serving import tracking
 from threadline.serving.admission import Caller, admit, parse, user_country, with_headers
 from threadline.serving.frequency import FrequencyRule
@@ -184,14 +184,6 @@ def _preflight(request: Request) -> Response:
 def build_router() -> APIRouter:
     router = APIRouter(tags=["serving"])
 
-    @router.post(
-        SERVING_BID_PATH,
-        response_model=BidResponse,
-        responses=serving_errors(400, 401, 403, 429, 503),
-        openapi_extra={
-            "requestBody": {"content": {"application/json": {"schema": BidRequestBody.model_json_schema()}}}
-        },
-    )
     async def bid_request(request: Request) -> Response:
         ctx = ctx_of(request)
         t0 = ctx.clock.monotonic()
@@ -200,14 +192,6 @@ def build_router() -> APIRouter:
         planned = await _plan_bid_request(ctx, request, raw, principal)
         return _bid_response(ctx, request, planned, await _decide(ctx, planned), t0)
 
-    @router.post(
-        "/developer/serve-ad/",
-        response_model=ServeAdResponse,
-        responses=serving_errors(400, 401, 403, 429, 503),
-        openapi_extra={
-            "requestBody": {"content": {"application/json": {"schema": ServeAdBody.model_json_schema()}}}
-        },
-    )
     async def serve_ad(request: Request) -> Response:
         ctx = ctx_of(request)
         t0 = ctx.clock.monotonic()
@@ -215,6 +199,23 @@ def build_router() -> APIRouter:
         raw = await request.body()
         planned = await _plan_serve_ad(ctx, request, raw, principal)
         return _serve_ad_response(ctx, request, planned, await _decide(ctx, planned), t0)
+
+    # The two ad routes are the hot path: RawRoute skips FastAPI's per-request dependency solving.
+    for path, endpoint, model, body in (
+        (SERVING_BID_PATH, bid_request, BidResponse, BidRequestBody),
+        ("/developer/serve-ad/", serve_ad, ServeAdResponse, ServeAdBody),
+    ):
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            route_class_override=RawRoute,
+            response_model=model,
+            responses=serving_errors(400, 401, 403, 429, 503),
+            openapi_extra={
+                "requestBody": {"content": {"application/json": {"schema": body.model_json_schema()}}}
+            },
+        )
 
     router.add_api_route(SERVING_BID_PATH, _preflight, methods=["OPTIONS"], include_in_schema=False)
     router.add_api_route("/developer/serve-ad/", _preflight, methods=["OPTIONS"], include_in_schema=False)
