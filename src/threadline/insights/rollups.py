@@ -15,10 +15,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 
+from threadline.store.bulk import add_on_conflict, insert_rows
 from threadline.store.models import InsightsCampaignHourly, InsightsHourly, InsightsOrgHourly
 
 COUNTERS = (
@@ -120,7 +119,8 @@ def bump_many(session: Session, deltas: Iterable[RollupDelta]) -> None:
         _merge(org_rows, (d.org_id, hour, d.supply, d.country), {"org_id": d.org_id, **slice_}, d)
     if not ad_rows:
         return
-    # Every transaction takes its row locks in one global order: ad rows sorted, then campaign rows sorted,
+    # One statement per table (store/bulk.py), whose rows apply in the order given. Every transaction
+    # takes its row locks in one global order: ad rows sorted, then campaign rows sorted,
     # then org rows sorted (no deadlocks on PostgreSQL). The wider the bucket, the more writers contend for
     # it, so it comes later: taken last, the org rows are held for the shortest time.
     _upsert(session, _AD_TABLE, _AD_KEY, [ad_rows[k] for k in sorted(ad_rows)])
@@ -143,15 +143,9 @@ def _merge(
 
 
 def _upsert(session: Session, table: Table, key: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    session.connection().execute(_upsert_statement(session.get_bind().dialect.name, table, key), rows)
+    insert_rows(session, table, rows, _adding(table, key))
 
 
 @cache
-def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...]) -> Insert:
-    # Built once: constructing the statement cost about as much as running it on the hot path.
-    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    stmt = insert(table)
-    return stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={c: table.c[c] + stmt.excluded[c] for c in COUNTERS},
-    )
+def _adding(table: Table, key: tuple[str, ...]) -> str:
+    return add_on_conflict(table, key, COUNTERS)

@@ -20,7 +20,6 @@ from functools import lru_cache, partial
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from threadline.context import AppContext
@@ -35,6 +34,7 @@ from threadline.serving.index import AdEntry, PublisherInfo, ServingIndex
 from threadline.serving.relevance import Conversation
 from threadline.serving.tables import impressions
 from threadline.serving.tokens import make_token
+from threadline.store.bulk import insert_rows
 
 log = logging.getLogger("threadline.serving")
 
@@ -290,17 +290,13 @@ def _pending(s: Session) -> _Rows:
     return rows
 
 
-_INSERT_IMPRESSIONS = insert(impressions)  # built once (the hot path's statements are)
-
-
 def flush_rows(s: Session) -> None:
-    """One multi-row INSERT of the batch's impressions and one upsert per rollup bucket, before COMMIT.
+    """One INSERT of the batch's impressions and one upsert statement per rollup table, before COMMIT.
     (Only the budget reservations must run one by one, in order; nothing in a batch reads these rows.)"""
     rows: _Rows | None = s.info.pop(_ROWS, None)
     if rows is None:
         return
-    if rows.impressions:
-        s.connection().execute(_INSERT_IMPRESSIONS, rows.impressions)
+    insert_rows(s, impressions, rows.impressions)
     bump_many(s, rows.deltas)
 
 
