@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+
+    Time-ordered, so the rows a batch inserts land on the last pages of every index on an id instead
+    of on as many random pages as there are rows: each commit writes a few pages, not dozens.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & _MS_MASK) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62 | (rand & _LOW_62)
+    return str(uuid.UUID(int=value))
+
+
+_MS_MASK = (1 << 48) - 1
+_LOW_62 = (1 << 62) - 1
 
 
 def is_uuid(value: str) -> bool:
