@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -41,3 +42,21 @@ def test_the_millisecond_is_the_wall_clock() -> None:
     before = time.time_ns() // 1_000_000
     made = uuid.UUID(new_id()).int >> 80
     assert before <= made <= time.time_ns() // 1_000_000
+
+
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    new_id()  # the parent has random bytes buffered
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, then out without running pytest's teardown
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    parent = new_id()
+    assert uuid.UUID(child).int & _RANDOM != uuid.UUID(parent).int & _RANDOM
+
+
+_RANDOM = (1 << 62) - 1
