@@ -149,3 +149,39 @@ def test_pruned_auction_ranks_and_prices_exactly_like_the_exhaustive_one() -> No
             assert (got, outcome.reason) == (want[:MAX_RANKED], want_reason), (round_no, messages)
             compared += len(want) > MAX_RANKED
     assert compared > 50  # the bound was actually exercised, not only small auctions
+
+
+def test_the_best_ad_follows_impressions_and_ctr_reloads_between_requests() -> None:
+    """The auction keeps each group's best ad between requests; served impressions and CTR reloads
+    must move it exactly as recomputing every time would (rotation among equal bids included)."""
+    rng = random.Random(29)
+    rotated = 0
+    for round_no in range(30):
+        snap = _snapshot(rng, rng.choice([8, 60]))
+        bidder = LocalBidder(_Fixed(snap))
+        for _ in range(40):
+            messages = [" and ".join(rng.sample(TOPICS, rng.randint(1, 3))), "ok"]
+            req = AuctionRequest(
+                conversation=Conversation.from_messages(messages), country="",
+                formats=frozenset(["sponsored_message", "sponsored_poll"]), threshold=0.3, floor_micros=0,
+                sandbox=False, now=NOW,
+            )  # fmt: skip
+            want, want_reason = _exhaustive(snap, req)
+            outcome = run_auction([bidder.collect(req)], req)
+            got = [
+                (p.bid.ad.ad_id, p.bid.ecpm_micros, p.bid.relevance, p.price_micros) for p in outcome.ranked
+            ]
+            assert (got, outcome.reason) == (want[:MAX_RANKED], want_reason), round_no
+            if outcome.ranked:  # the winner is served: its group's next request rotates
+                before = outcome.ranked[0].bid.ad.ad_id
+                snap.note_impression(before)
+                again = run_auction([bidder.collect(req)], req)
+                rotated += bool(again.ranked) and again.ranked[0].bid.ad.ad_id != before
+            if rng.random() < 0.2:  # a CTR reload: other processes' impressions and clicks land
+                for ad in rng.sample(list(snap.ads.values()), min(5, len(snap.ads))):
+                    ad.impressions += rng.randint(0, 300)
+                    ad.clicks += rng.randint(0, 20)
+                    snap.bounds[ad.ad_group_id] = max(snap.bounds[ad.ad_group_id], ecpm_micros(ad))
+                snap.order = None  # rebuilt from the raised bounds, as _load_ctr does
+                snap.figures_changed()
+    assert rotated > 20  # impressions did move winners

@@ -110,14 +110,13 @@ def _collect_best_first(snap: Snapshot, order: WeightedHints, request: AuctionRe
     floor = 0 if request.sandbox else request.floor_micros
     threshold = -math.inf if request.sandbox else request.threshold
     bids: list[Bid] = []
-    groups = snap.groups
     one_format = snap.group_formats().get
     for ceiling, group_id, relevance in order.best_first(
         request.conversation, threshold, floor, HINTLESS_RELEVANCE
     ):
         if len(bids) > MAX_RANKED and _settled(bids, ceiling):
             return BidSet(bids, complete=False)
-        best, ecpm, _ = _best_ad(groups.get(group_id, ()), request, one_format(group_id))
+        best, ecpm, _ = _best_ad(snap, group_id, request, one_format(group_id))
         if best is not None and ecpm >= floor:
             bids.append(Bid(best, ecpm, relevance))
     return BidSet(bids) if bids else None
@@ -148,14 +147,13 @@ def _collect_all(snap: Snapshot, request: AuctionRequest) -> BidSet:
     saw_eligible = False
     saw_spent = False
     complete = True
-    groups = snap.groups
     one_format = snap.group_formats().get
     while candidates:
         if len(bids) > MAX_RANKED and _settled(bids, -candidates[0][0]):
             complete = False
             break
         _, group_id, relevance = heapq.heappop(candidates)
-        best, ecpm, spent = _best_ad(groups.get(group_id, ()), request, one_format(group_id))
+        best, ecpm, spent = _best_ad(snap, group_id, request, one_format(group_id))
         saw_spent |= spent
         if best is not None:
             saw_eligible = True
@@ -163,7 +161,7 @@ def _collect_all(snap: Snapshot, request: AuctionRequest) -> BidSet:
                 bids.append(Bid(best, ecpm, relevance))
     if not bids:
         for group_id, _ in rest:
-            best, _, spent = _best_ad(groups.get(group_id, ()), request, one_format(group_id))
+            best, _, spent = _best_ad(snap, group_id, request, one_format(group_id))
             saw_spent |= spent
             saw_eligible |= best is not None
     if bids:
@@ -207,11 +205,12 @@ def _eligible(ad: AdEntry, request: AuctionRequest) -> bool:
 
 
 def _best_ad(
-    entries: Sequence[AdEntry], request: AuctionRequest, one_format: str | None
+    snap: Snapshot, group_id: str, request: AuctionRequest, one_format: str | None
 ) -> tuple[AdEntry | None, int, bool]:
     """The group's ad with the highest eCPM (ties: the one served least, so ads rotate), its eCPM, and
     whether the group sat out for want of budget. A group's ads share its campaign and its bid;
     ``one_format`` is the format of all of them, if they have only one."""
+    entries = snap.groups.get(group_id, ())
     if not entries:
         return None, 0, False
     first = entries[0]
@@ -220,13 +219,27 @@ def _best_ad(
     if first.max_bid_micros <= 0 or not campaign.targets(request.country) or not campaign.live(request.now):
         spent = campaign.out_of_budget(request.now) and any(ad.ad_format in formats for ad in entries)
         return None, 0, spent
-    if one_format is not None:
-        if one_format not in formats:
-            return None, 0, False
-        if campaign.pricing_model != "cpc":
-            # Every ad bids the group's bid: the best is the first of those served least.
-            least = min(entries, key=_impressions)
-            return least, least.max_bid_micros, False
+    if one_format is None:
+        best, ecpm = _highest_ecpm(entries, formats)
+        return best, ecpm, False
+    if one_format not in formats:
+        return None, 0, False
+    figures = snap.figures
+    hit = snap.best_ads.get(group_id)
+    if hit is not None and hit[0] == figures:
+        return hit[1], hit[2], False
+    if campaign.pricing_model != "cpc":
+        # Every ad bids the group's bid: the best is the first of those served least.
+        least = min(entries, key=_impressions)
+        found: tuple[AdEntry | None, int] = least, least.max_bid_micros
+    else:
+        found = _highest_ecpm(entries, formats)
+    if found[0] is not None:
+        snap.best_ads[group_id] = (figures, found[0], found[1])
+    return found[0], found[1], False
+
+
+def _highest_ecpm(entries: Sequence[AdEntry], formats: frozenset[str]) -> tuple[AdEntry | None, int]:
     best: AdEntry | None = None
     best_key: tuple[int, int] = (0, 0)
     for ad in entries:
@@ -235,7 +248,7 @@ def _best_ad(
         key = (ecpm_micros(ad), -ad.impressions)
         if best is None or key > best_key:
             best, best_key = ad, key
-    return best, best_key[0], False
+    return best, best_key[0]
 
 
 _impressions = operator.attrgetter("impressions")

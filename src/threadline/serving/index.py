@@ -112,6 +112,12 @@ class Snapshot:
     order: WeightedHints | None = None
     # group -> the one format all its ads have (groups mixing formats are absent); None: not built yet
     formats: dict[str, str] | None = None
+    # group -> (figures, its best ad, that ad's eCPM) for single-format groups, as the auction last found
+    # it. The best ad moves only with the ads' impressions and clicks: note_impression drops its group's
+    # entry, and a CTR reload bumps ``figures`` once its new figures are in (entries of older figures are
+    # recomputed, also one computed while the reload was writing).
+    best_ads: dict[str, tuple[int, AdEntry, int]] = field(default_factory=dict)
+    figures: int = 0
 
     def ordered(self) -> WeightedHints | None:
         """The hints ordered by the groups' eCPM bounds; None for a matcher that scores every hint."""
@@ -127,6 +133,16 @@ class Snapshot:
                 if ads and all(a.ad_format == ads[0].ad_format for a in ads)
             }
         return self.formats
+
+    def note_impression(self, ad_id: str) -> None:
+        entry = self.ads.get(ad_id)
+        if entry is not None:
+            entry.impressions += 1
+            self.best_ads.pop(entry.ad_group_id, None)
+
+    def figures_changed(self) -> None:
+        """After new impression and click figures are in the entries: every best ad is found anew."""
+        self.figures += 1
 
     def reaches(self, ad_format: str, country: str) -> bool:
         countries = self.reach.get(ad_format, set())
@@ -236,9 +252,7 @@ class ServingIndex:
             state.blocked_until = until
 
     def note_impression(self, ad_id: str) -> None:
-        entry = self.snapshot().ads.get(ad_id)
-        if entry is not None:
-            entry.impressions += 1
+        self.snapshot().note_impression(ad_id)
 
     # -- refreshing --------------------------------------------------------------------------------
     def refresh_now(self) -> None:
@@ -364,6 +378,7 @@ class ServingIndex:
                 entry = ads[new.ad_id]
                 entry.impressions = new.impressions
                 entry.clicks = new.clicks
+        snap.figures_changed()
         _set_bounds(snap, changed)
         snap.order = _order(snap, snap.bounds)
 
