@@ -102,6 +102,7 @@ class ServingEngine:
             max_wait_ms=settings.serving_batch_max_wait_ms,
             on_failure=unavailable,
             name="threadline-serving-writer",
+            inline=ctx.db.is_sqlite,
         )
 
     def auction(self, req: ServeRequest, now: float) -> tuple[list[PricedBid], str | None]:

@@ -20,6 +20,8 @@ def normalize_url(url: str) -> str:
     return url
 
 
+BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for another writer's lock
+
 # SQLite's own default: a COMMIT that leaves the WAL past this many pages checkpoints it, fsyncs included.
 SQLITE_AUTOCHECKPOINT_PAGES = 1000
 
@@ -69,7 +71,7 @@ def _configure_sqlite(engine: Engine, wal: WalPolicy) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -80,7 +82,15 @@ def _configure_sqlite(engine: Engine, wal: WalPolicy) -> None:
             conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(pages)}")
             conn.info["wal_autocheckpoint"] = pages
         # BEGIN IMMEDIATE: a writer waits for the lock at the start instead of failing on upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+        if not conn.info.get("nowait"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+            return
+        # A writer that must not wait (the event loop's): the lock now, or "database is locked" at once.
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 class Database:
@@ -98,10 +108,16 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A write transaction: committed on success, rolled back on error."""
+    def write(self, *, wait: bool = True) -> Iterator[Session]:
+        """A write transaction: committed on success, rolled back on error.
+
+        ``wait=False`` (SQLite): if another connection holds the write lock, the first statement raises
+        OperationalError at once instead of waiting up to BUSY_TIMEOUT_MS.
+        """
         with self.engine.connect() as conn:
             conn.info["write"] = True  # SQLite: BEGIN IMMEDIATE (see _configure_sqlite)
+            if not wait:
+                conn.info["nowait"] = True
             try:
                 with Session(bind=conn, expire_on_commit=False) as session:
                     try:
@@ -112,6 +128,7 @@ class Database:
                         raise
             finally:
                 conn.info.pop("write", None)
+                conn.info.pop("nowait", None)
 
     def dispose(self) -> None:
         self.engine.dispose()
