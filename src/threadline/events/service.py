@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from threadline.events.schemas import CollectFast, CollectIn, ConversionIn, enco
 from threadline.insights import rollups
 from threadline.kit.batch_writer import unavailable
 from threadline.kit.errors import ApiError
+from threadline.kit.ids import new_id
 from threadline.serving import clicks as serving_clicks
 
 Kind = Literal["collect", "conversion"]
@@ -46,21 +46,6 @@ COLLECT_DATA_FIELDS = (
     "consent",
 )
 CONVERSION_DATA_FIELDS = ("page_url", "referrer", "user_agent", "session_id", "client_id", "tag_id")
-
-
-# Row ids need uniqueness, not secrecy: 122 random bits from a generator seeded once from os.urandom.
-# (uuid4() calls os.urandom per id; that syscall releases the GIL on the hot path and the event loop
-# then waits for the writer thread to hand it back.)
-_ids = random.Random()
-# What uuid.UUID(int=..., version=4) does to the bits (version 4, RFC 4122 variant), without its
-# Python-level constructor on the hot path.
-_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & (2**128 - 1)
-_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def row_id() -> str:
-    h = "%032x" % (_ids.getrandbits(128) & _KEEP | _SET)
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(slots=True)
@@ -195,7 +180,7 @@ def collect_event(
     return PendingEvent(
         "collect",
         {
-            "id": row_id(),
+            "id": new_id(),
             "org_id": principal.org_id,
             "key_id": principal.key_id,
             "dedupe_key": collect_dedupe_key(tag_id, event.event_id),
@@ -227,7 +212,7 @@ def conversion_event(
     return PendingEvent(
         "conversion",
         {
-            "id": row_id(),
+            "id": new_id(),
             "org_id": principal.org_id,
             "key_id": principal.key_id,
             "dedupe_key": conversion_explicit_key(idempotency_key, conv.event_id),

@@ -12,12 +12,15 @@ def new_id() -> str:
     """A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
 
     Time-ordered, so the rows a batch inserts land on the last pages of every index on an id instead
-    of on as many random pages as there are rows: each commit writes a few pages, not dozens.
+    of on as many random pages as there are rows: each commit writes a few pages, not dozens. Formatted
+    here rather than by ``uuid.UUID``, whose Python-level constructor costs more than the rest.
     """
     ms = time.time_ns() // 1_000_000
     rand = _entropy.take()
-    value = (ms & _MS_MASK) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62 | (rand & _LOW_62)
-    return str(uuid.UUID(int=value))
+    h = "%032x" % (
+        (ms & _MS_MASK) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62 | (rand & _LOW_62)
+    )
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _MS_MASK = (1 << 48) - 1
