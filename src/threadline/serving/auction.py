@@ -110,13 +110,12 @@ def _collect_best_first(snap: Snapshot, order: WeightedHints, request: AuctionRe
     floor = 0 if request.sandbox else request.floor_micros
     threshold = -math.inf if request.sandbox else request.threshold
     bids: list[Bid] = []
-    one_format = snap.group_formats().get
     for ceiling, group_id, relevance in order.best_first(
         request.conversation, threshold, floor, HINTLESS_RELEVANCE
     ):
         if len(bids) > MAX_RANKED and _settled(bids, ceiling):
             return BidSet(bids, complete=False)
-        best, ecpm, _ = _best_ad(snap, group_id, request, one_format(group_id))
+        best, ecpm, _ = _best_ad(snap, group_id, request)
         if best is not None and ecpm >= floor:
             bids.append(Bid(best, ecpm, relevance))
     return BidSet(bids) if bids else None
@@ -147,13 +146,12 @@ def _collect_all(snap: Snapshot, request: AuctionRequest) -> BidSet:
     saw_eligible = False
     saw_spent = False
     complete = True
-    one_format = snap.group_formats().get
     while candidates:
         if len(bids) > MAX_RANKED and _settled(bids, -candidates[0][0]):
             complete = False
             break
         _, group_id, relevance = heapq.heappop(candidates)
-        best, ecpm, spent = _best_ad(snap, group_id, request, one_format(group_id))
+        best, ecpm, spent = _best_ad(snap, group_id, request)
         saw_spent |= spent
         if best is not None:
             saw_eligible = True
@@ -161,7 +159,7 @@ def _collect_all(snap: Snapshot, request: AuctionRequest) -> BidSet:
                 bids.append(Bid(best, ecpm, relevance))
     if not bids:
         for group_id, _ in rest:
-            best, _, spent = _best_ad(snap, group_id, request, one_format(group_id))
+            best, _, spent = _best_ad(snap, group_id, request)
             saw_spent |= spent
             saw_eligible |= best is not None
     if bids:
@@ -204,12 +202,9 @@ def _eligible(ad: AdEntry, request: AuctionRequest) -> bool:
     )
 
 
-def _best_ad(
-    snap: Snapshot, group_id: str, request: AuctionRequest, one_format: str | None
-) -> tuple[AdEntry | None, int, bool]:
+def _best_ad(snap: Snapshot, group_id: str, request: AuctionRequest) -> tuple[AdEntry | None, int, bool]:
     """The group's ad with the highest eCPM (ties: the one served least, so ads rotate), its eCPM, and
-    whether the group sat out for want of budget. A group's ads share its campaign and its bid;
-    ``one_format`` is the format of all of them, if they have only one."""
+    whether the group sat out for want of budget. A group's ads share its campaign and its bid."""
     entries = snap.groups.get(group_id, ())
     if not entries:
         return None, 0, False
@@ -219,6 +214,7 @@ def _best_ad(
     if first.max_bid_micros <= 0 or not campaign.targets(request.country) or not campaign.live(request.now):
         spent = campaign.out_of_budget(request.now) and any(ad.ad_format in formats for ad in entries)
         return None, 0, spent
+    one_format = snap.group_formats().get(group_id)  # the format of all its ads, if they have only one
     if one_format is None:
         best, ecpm = _highest_ecpm(entries, formats)
         return best, ecpm, False

@@ -364,8 +364,7 @@ class ServingIndex:
                 new = replace(entry, impressions=imps, clicks=clicks)
                 changed.setdefault(entry.ad_group_id, []).append(new)
         if not changed:
-            if snap.order is None:
-                snap.order = _order(snap, snap.bounds)
+            snap.ordered()  # built here, off the request path, if no request has built it yet
             return
         raised = {
             g: max(snap.bounds.get(g, 0), *(ecpm_micros(n) for n in news)) for g, news in changed.items()
