@@ -14,7 +14,6 @@ of the machine falls on both alike; compare within a round.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
@@ -24,43 +23,23 @@ from typing import Any
 
 from tests.e2e.server import ServerProcess
 
-from bench.common import fresh_store, machine, report
-from bench.serving_bench import conversation, seed
-from bench.serving_wrk_bench import BODIES, lua_script, run_wrk
+from bench.common import cpu_seconds, fresh_store, machine, report
+from bench.serving_bench import seed
+from bench.serving_wrk_bench import bench_env, bid_bodies, bid_headers, lua_script, run_wrk
 from threadline.config import Settings
 
 BID, BARE = "/api/v1/ssp/bid-request", "/bench/bare-json"
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def one(tree: Path, seconds: float) -> dict[str, Any]:
     rng = random.Random(42)
     data_dir = Path(tempfile.mkdtemp(prefix="tl-ab-"))
-    env = {
-        "THREADLINE_DATA_DIR": str(data_dir),
-        "THREADLINE_RATE_LIMITS_ENABLED": "false",
-        "THREADLINE_BENCH_BARE_ENDPOINTS": "1",
-        "THREADLINE_LOG_REQUESTS": "false",
-        "THREADLINE_SECRET_KEY": "bench-secret",
-        "THREADLINE_ADMIN_TOKEN": "adm_bench",
-    }
+    env = bench_env(data_dir)
     try:
         with fresh_store("sqlite") as url:
             os.environ.update({**env, "THREADLINE_DATABASE_URL": url})
             key = seed(Settings(), 1000, 10, rng)
-            bodies = []
-            for k in range(BODIES):
-                user, bot = conversation(rng)
-                bodies.append(json.dumps({
-                    "userId": f"user-{k % 97}", "chatId": f"chat-{k}", "production": True,
-                    "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": bot}],
-                }))  # fmt: skip
-            headers = {"thrad-api-key": key, "User-Agent": "wrk-bench", "X-Forwarded-For": "203.0.113.9",
-                       "Content-Type": "application/json"}  # fmt: skip
+            bodies, headers = bid_bodies(rng), bid_headers(key)
             server_env = {**env, "THREADLINE_DATABASE_URL": url, "PYTHONPATH": str(tree / "src")}
             server = ServerProcess(data_dir, server_env)
             server.start()
@@ -69,11 +48,11 @@ def one(tree: Path, seconds: float) -> dict[str, Any]:
                 pid = server.proc.pid
                 bid_script, bare_script = lua_script(BID, headers, bodies), lua_script(BARE, headers, bodies)
                 run_wrk(server.base_url + BID, bid_script, connections=16, seconds=3)  # warm-up
-                c0 = _cpu_seconds(pid)
+                c0 = cpu_seconds(pid)
                 bid = run_wrk(server.base_url + BID, bid_script, connections=32, seconds=seconds)
-                c1 = _cpu_seconds(pid)
+                c1 = cpu_seconds(pid)
                 bare = run_wrk(server.base_url + BARE, bare_script, connections=16, seconds=seconds * 2 / 3)
-                c2 = _cpu_seconds(pid)
+                c2 = cpu_seconds(pid)
             finally:
                 server.stop()
     finally:

@@ -116,6 +116,35 @@ end
 """
 
 
+def bench_env(data_dir: Path) -> dict[str, str]:
+    """The server settings of these benchmarks: rate limits off, the bare endpoints on, no request log."""
+    return {
+        "THREADLINE_DATA_DIR": str(data_dir),
+        "THREADLINE_RATE_LIMITS_ENABLED": "false",
+        "THREADLINE_BENCH_BARE_ENDPOINTS": "1",
+        "THREADLINE_LOG_REQUESTS": "false",
+        "THREADLINE_SECRET_KEY": "bench-secret",
+        "THREADLINE_ADMIN_TOKEN": "adm_bench",
+    }
+
+
+def bid_bodies(rng: random.Random) -> list[str]:
+    """BODIES production bid requests: benchmark conversations, 97 user ids, one chat each."""
+    bodies = []
+    for k in range(BODIES):
+        user, bot = conversation(rng)
+        bodies.append(json.dumps({
+            "userId": f"user-{k % 97}", "chatId": f"chat-{k}", "production": True,
+            "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": bot}],
+        }))  # fmt: skip
+    return bodies
+
+
+def bid_headers(key: str) -> dict[str, str]:
+    return {"thrad-api-key": key, "User-Agent": "wrk-bench", "X-Forwarded-For": "203.0.113.9",
+            "Content-Type": "application/json"}  # fmt: skip
+
+
 def lua_script(path: str, headers: dict[str, str], bodies: list[str]) -> str:
     def q(s: str) -> str:
         return json.dumps(s)  # a JSON string literal is a valid Lua string literal for this text
@@ -227,14 +256,7 @@ def main() -> None:
     rng = random.Random(42)
     print(f"machine: {machine()}; load average before: {os.getloadavg()}", flush=True)
     data_dir = Path(tempfile.mkdtemp(prefix="tl-wrk-"))
-    env = {
-        "THREADLINE_DATA_DIR": str(data_dir),
-        "THREADLINE_RATE_LIMITS_ENABLED": "false",
-        "THREADLINE_BENCH_BARE_ENDPOINTS": "1",
-        "THREADLINE_LOG_REQUESTS": "false",
-        "THREADLINE_SECRET_KEY": "bench-secret",
-        "THREADLINE_ADMIN_TOKEN": "adm_bench",
-    }
+    env = bench_env(data_dir)
     with fresh_store(args.store) as url:
         os.environ.update({**env, "THREADLINE_DATABASE_URL": url})
         settings = Settings()
@@ -246,15 +268,8 @@ def main() -> None:
         server_env = {**env}
         if args.redis_url:
             server_env["THREADLINE_REDIS_URL"] = args.redis_url
-        bodies = []
-        for k in range(BODIES):
-            user, bot = conversation(rng)
-            bodies.append(json.dumps({
-                "userId": f"user-{k % 97}", "chatId": f"chat-{k}", "production": True,
-                "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": bot}],
-            }))  # fmt: skip
-        headers = {"thrad-api-key": key, "User-Agent": "wrk-bench", "X-Forwarded-For": "203.0.113.9",
-                   "Content-Type": "application/json"}  # fmt: skip
+        bodies = bid_bodies(rng)
+        headers = bid_headers(key)
         server = ServerProcess(data_dir, {**server_env, "THREADLINE_DATABASE_URL": url}, workers=args.workers)
         server.start()
         try:
@@ -263,8 +278,9 @@ def main() -> None:
             if not args.skip_bare:
                 targets.append(("bare-json", "/bench/bare-json"))
             results: dict[str, dict[str, Any]] = {}
+            scripts = {name: lua_script(path, headers, bodies) for name, path in targets}
             for name, path in targets:
-                script = lua_script(path, headers, bodies)
+                script = scripts[name]
                 run_wrk(base + path, script, connections=8, seconds=2)  # warm-up
                 top = find_max(base + path, script, args.max_seconds)
                 report(f"{name} max", store=args.store, workers=args.workers, **top)
@@ -276,27 +292,26 @@ def main() -> None:
                     )
                     results[f"{name}@{share}"] = r
             bid = results["bid-request"]
-            if "bare-json" in results:
-                # This machine's speed drifts within a run: alternate the two maxima and take the median
-                # of the pairs' ratios, so a drift between the bid and the bare phases cannot skew it.
-                pairs = []
-                for _ in range(PAIRS):
-                    b = run_wrk(base + targets[0][1], lua_script(targets[0][1], headers, bodies),
-                                connections=bid["connections"], seconds=args.max_seconds)  # fmt: skip
-                    w = run_wrk(base + targets[1][1], lua_script(targets[1][1], headers, bodies),
-                                connections=results["bare-json"]["connections"], seconds=args.max_seconds)  # fmt: skip
-                    pairs.append((b["rps"], w["rps"], b["rps"] / w["rps"]))
-                    report("alternating max pair", bid_rps=b["rps"], bare_rps=w["rps"],
-                           ratio=round(b["rps"] / w["rps"], 3))  # fmt: skip
             fill = bid["served"] / max(1, bid["answered"])
             line: dict[str, Any] = {"fill_rate": round(fill, 3), "decision_p99_ms": round(p99, 3),
                                     "server_p99_at_50pct_ms": results["bid-request@0.5"]["server_p99_ms"]}  # fmt: skip
             line["server_p99_over_decision_p99"] = round(line["server_p99_at_50pct_ms"] / p99, 2)
             if "bare-json" in results:
                 line["bid_over_bare"] = round(bid["rps"] / results["bare-json"]["rps"], 2)
-                line["bid_over_bare_alternating_median"] = round(
-                    sorted(r for _, _, r in pairs)[len(pairs) // 2], 3
-                )
+                # This machine's speed drifts within a run: alternate the two maxima and take the median
+                # of the pairs' ratios, so a drift between the bid and the bare phases cannot skew it.
+                ratios = []
+                for _ in range(PAIRS):
+                    pair = [
+                        run_wrk(base + path, scripts[name], connections=results[name]["connections"],
+                                seconds=args.max_seconds)["rps"]
+                        for name, path in targets
+                    ]  # fmt: skip
+                    ratios.append(pair[0] / pair[1])
+                    report(
+                        "alternating max pair", bid_rps=pair[0], bare_rps=pair[1], ratio=round(ratios[-1], 3)
+                    )
+                line["bid_over_bare_alternating_median"] = round(sorted(ratios)[len(ratios) // 2], 3)
             report("summary", store=args.store, workers=args.workers, **line)
         finally:
             server.stop()
