@@ -44,12 +44,16 @@ def list_tool_keys(ctx: AppContext, org_id: str) -> list[tuple[str, str, int]]:
         return [(r.id, r.label, r.created_at) for r in live_keys(s, kind="tool", org_id=org_id)]
 
 
+def _plan_out(org_id: str, q: quota.Quota) -> ToolPlanOut:
+    return ToolPlanOut(org_id=org_id, tier=q.tier, limit=q.limit, used=q.used, period_end=q.period_end)
+
+
 def get_plan(ctx: AppContext, org_id: str) -> ToolPlanOut:
     """The org's tier and this month's usage (what set_plan answers, without changing anything)."""
     with ctx.db.read() as s:
         get_org(s, org_id)
         q = quota.current(s, ctx.settings, org_id, ctx.clock.now())
-    return ToolPlanOut(org_id=org_id, tier=q.tier, limit=q.limit, used=q.used, period_end=q.period_end)
+    return _plan_out(org_id, q)
 
 
 def set_plan(ctx: AppContext, org_id: str, tier: str) -> ToolPlanOut:
@@ -64,7 +68,7 @@ def set_plan(ctx: AppContext, org_id: str, tier: str) -> ToolPlanOut:
         s.flush()
         q = quota.current(s, ctx.settings, org_id, ctx.clock.now())
     quota.forget(ctx.tool_quotas, org_id)  # a new tier is a new limit at once
-    return ToolPlanOut(org_id=org_id, tier=q.tier, limit=q.limit, used=q.used, period_end=q.period_end)
+    return _plan_out(org_id, q)
 
 
 def connect(ctx: AppContext, org_id: str, body: ConnectionCreate) -> ConnectionOut:
