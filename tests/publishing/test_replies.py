@@ -275,6 +275,11 @@ def test_conversation_costs_the_same_queries_for_any_size(
     fields = "id,text,username,replied_to,root_post,has_replies,quoted_post,reposted_post,poll_attachment"
 
     def statements(node: str) -> int:
+        # The fewest of three reads: the listener is engine-wide, so a background poll (the serving
+        # index) or a key-cache refill may land inside one read; the read's own cost is the floor.
+        return min(one_read(node) for _ in range(3))
+
+    def one_read(node: str) -> int:
         seen: list[str] = []
 
         def record(*args: Any) -> None:
