@@ -113,6 +113,40 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu() -> dict[int, tuple[int, str, float]]:
+    """Every process's parent pid, command name and CPU seconds so far (Linux /proc)."""
+    procs: dict[int, tuple[int, str, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        procs[int(entry.name)] = (int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / tick)
+    return procs
+
+
+def cpu_by_role(
+    before: dict[int, tuple[int, str, float]], after: dict[int, tuple[int, str, float]], server_pid: int
+) -> dict[str, float]:
+    """CPU seconds between two :func:`process_cpu` snapshots: the server process and its workers,
+    PostgreSQL, Redis. A process that ended in between is not counted (its time is gone from /proc)."""
+    roles = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
+    for pid, (ppid, comm, cpu) in after.items():
+        spent = cpu - (before[pid][2] if pid in before else 0.0)
+        if pid == server_pid or ppid == server_pid:  # uvicorn --workers N: the supervisor's children
+            roles["server"] += spent
+        elif comm.startswith("postgres"):
+            roles["postgres"] += spent
+        elif comm.startswith("redis"):
+            roles["redis"] += spent
+    return roles
+
+
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     ordered = sorted(samples_ms)
 

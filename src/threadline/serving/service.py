@@ -137,8 +137,9 @@ class ServingEngine:
             return self.plan(req)
         return await anyio.to_thread.run_sync(self.plan, req)
 
-    def write(self, plan: Plan, s: Session) -> Written:
-        """The decision's rows, in the caller's (the batch's) transaction."""
+    def write(self, plan: Plan, s: Session, *, prepaid: bool = False) -> Written:
+        """The decision's rows, in the caller's (the batch's) transaction. ``prepaid``: the first bid's
+        charge was already made (``write_batch``, with the batch-mates' charges)."""
         req, now = plan.req, plan.now
         if req.sandbox:
             assert plan.ranked is not None
@@ -155,7 +156,7 @@ class ServingEngine:
                 return Written(Decision(None, reason))
         assert ranked is not None
         written = Written(Decision(None, None))
-        written.decision = self._charge_first(s, req, ranked, now, written.charges)
+        written.decision = self._charge_first(s, req, ranked, now, written.charges, prepaid)
         if written.decision.served is not None and turn is not None and req.rule is not None:
             frequency.record_ad_turn(s, req.publisher.id, req.rule.chat_id, turn)
         return written
@@ -182,7 +183,7 @@ class ServingEngine:
         """Commit a plan through the batch writer (the HTTP path); raises the 503 of ``unavailable``."""
         if plan.decided is not None:
             return plan.decided
-        written: Written = await self.run_write(partial(self.write, plan))
+        written: Written = await self.run_write(PlanWrite(self, plan))
         return self.settle(written)
 
     async def run_write(self, write: Write) -> Any:
@@ -200,13 +201,14 @@ class ServingEngine:
         ranked: Sequence[PricedBid],
         now: float,
         charges: list[tuple[str, int]],
+        prepaid: bool = False,
     ) -> Decision:
         """Walk the ranking until a bid's campaign can pay for it; record that impression."""
-        for priced in ranked:
+        for rank, priced in enumerate(ranked):
             ad = priced.bid.ad
             campaign = ad.campaign
-            amount = priced.price_micros // 1000 if campaign.pricing_model == "cpm" else 0
-            if amount:
+            amount = impression_charge(priced)
+            if amount and not (prepaid and rank == 0):
                 res = budget.reserve(
                     s,
                     campaign_id=campaign.id,
@@ -219,6 +221,7 @@ class ServingEngine:
                 if not res.ok:
                     self.index.block(campaign.id, res.period_end if res.period_end is not None else math.inf)
                     continue
+            if amount:
                 charges.append((campaign.id, amount))
             return Decision(self._record(s, req, priced, charge=amount, now=int(now)), None)
         return Decision(None, "budget_exhausted")
@@ -301,11 +304,88 @@ def flush_rows(s: Session) -> None:
     bump_many(s, rows.deltas)
 
 
+def impression_charge(priced: PricedBid) -> int:
+    """What serving this bid charges its campaign's budget now, in micros (CPC pays on the click)."""
+    return priced.price_micros // 1000 if priced.bid.ad.campaign.pricing_model == "cpm" else 0
+
+
+@dataclass(frozen=True)
+class PlanWrite:
+    """A decision's write for the serving batch (``ServingEngine.write``), which ``write_batch`` can see
+    into: when its first step is a plain lifetime charge, that charge is made with its neighbours'."""
+
+    engine: ServingEngine
+    plan: Plan
+
+    def __call__(self, s: Session, prepaid: bool = False) -> Written:
+        return self.engine.write(self.plan, s, prepaid=prepaid)
+
+    def upfront(self) -> tuple[bool, tuple[str, int] | None]:
+        """(whether its first step can join a set of charges, that charge if it makes one). Not when
+        frequency rules come first (the auction runs inside the write) or the campaign is paced."""
+        req, ranked = self.plan.req, self.plan.ranked
+        if req.sandbox:
+            return True, None  # records an impression, charges nothing
+        if req.rule is not None or not ranked:
+            return False, None
+        campaign = ranked[0].bid.ad.campaign
+        amount = impression_charge(ranked[0])
+        if not amount:
+            return True, None
+        if budget.pacing_period(campaign.start_time, campaign.end_time, campaign.frequency, self.plan.now):
+            return False, None
+        return True, (campaign.id, amount)
+
+
 def write_batch(s: Session, writes: Sequence[Write]) -> list[Any]:
-    """The serving writer's batch handler: every write in order, then the batch's rows."""
-    outcomes = call_each(s, writes)
+    """The serving writer's batch handler: every write in order, then the batch's rows.
+
+    A run of decisions whose first steps are charges of distinct, unpaced campaigns makes those charges
+    in one statement (on PostgreSQL one round trip instead of one per request, each paid for with the GIL
+    the event loop needs). Charges of different campaigns commute, so this is the outcome of making them
+    in order; when one is refused, the charges after it in the run are taken back and the batch goes on
+    one by one from the refused decision (its next bid, then the rest), as without runs.
+    """
+    outcomes: list[Any] = []
+    k = 0
+    while k < len(writes):
+        run, charges = _charge_run(writes, k)
+        if not run:
+            outcomes.extend(call_each(s, writes[k : k + 1]))
+            k += 1
+            continue
+        charged = budget.charge_many(s, [c for c in charges if c is not None])
+        refused = next((i for i, c in enumerate(charges) if c is not None and c[0] not in charged), len(run))
+        paid = zip(run[:refused], charges[:refused], strict=True)
+        outcomes.extend(call_each(s, [partial(write, prepaid=charge is not None) for write, charge in paid]))
+        if refused == len(run):
+            k += len(run)
+            continue
+        for charge in charges[refused + 1 :]:
+            if charge is not None and charge[0] in charged:
+                budget.refund(s, *charge)
+        outcomes.extend(call_each(s, run[refused : refused + 1]))  # refused: its next bid, as before
+        k += refused + 1
     flush_rows(s)
     return outcomes
+
+
+def _charge_run(writes: Sequence[Write], start: int) -> tuple[list[PlanWrite], list[tuple[str, int] | None]]:
+    """The longest run of decisions from ``start`` that can join one set of charges, and their charges."""
+    run: list[PlanWrite] = []
+    charges: list[tuple[str, int] | None] = []
+    campaigns: set[str] = set()
+    for write in writes[start:]:
+        if not isinstance(write, PlanWrite):
+            break
+        joins, charge = write.upfront()
+        if not joins or (charge is not None and charge[0] in campaigns):
+            break
+        if charge is not None:
+            campaigns.add(charge[0])
+        run.append(write)
+        charges.append(charge)
+    return run, charges
 
 
 # -- rendering helpers shared by both request shapes ------------------------------------------------

@@ -37,25 +37,50 @@ def insert_rows(
     """
     if not rows:
         return []
-    conn = session.connection()
     names = list(rows[0])
+    returned: list[tuple[Any, ...]] = []
+    returning = "RETURNING" in tail.upper()
+    for statement, params in _statements(session.connection().dialect, table, names, rows, tail):
+        returned.extend(execute_driver(session, statement, params, returning=returning))
+    return returned
+
+
+def rows_source(
+    session: Session, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> tuple[str, list[Any]]:
+    """A derived table of ``rows`` for a statement's FROM: ``(SELECT ..) AS v`` with the ``columns``
+    (name, SQL type) and the parameters it binds. One JSON array on PostgreSQL, a VALUES list on SQLite
+    (callers keep ``rows`` under SQLite's bound-parameter limit: a batch's rows, not a table's)."""
+    names = [name for name, _ in columns]
+    if session.connection().dialect.name == "postgresql":
+        typed = ",".join(f'"{name}" {sql_type}' for name, sql_type in columns)
+        data = _encode([dict(zip(names, row, strict=True)) for row in rows]).decode()
+        return f"(SELECT * FROM json_to_recordset(%s::json) AS r({typed})) AS v", [data]
+    picked = ",".join(f"column{i} AS {name}" for i, name in enumerate(names, start=1))
+    one = "(" + ",".join(["?"] * len(names)) + ")"
+    params = [value for row in rows for value in row]
+    return f"(SELECT {picked} FROM (VALUES {','.join([one] * len(rows))})) AS v", params
+
+
+def execute_driver(
+    session: Session, statement: str, params: Sequence[Any], *, returning: bool = False
+) -> list[tuple[Any, ...]]:
+    """One statement in the driver's own parameter style on the session's connection (and transaction);
+    the rows it returned when ``returning``. Driver errors are raised as SQLAlchemy's, which the batch
+    writers retry (OperationalError: a deadlock, a dropped connection)."""
+    conn = session.connection()
     dbapi = conn.dialect.loaded_dbapi
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    returned: list[tuple[Any, ...]] = []
     try:
-        for statement, params in _statements(conn.dialect, table, names, rows, tail):
-            try:
-                cursor.execute(statement, params)
-            except dbapi.Error as exc:
-                # Wrapped as SQLAlchemy would: the batch writers retry OperationalError (a deadlock among them).
-                raise DBAPIError.instance(
-                    statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
-                ) from exc
-            if cursor.description is not None:
-                returned.extend(cursor.fetchall())
+        try:
+            cursor.execute(statement, params)
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(
+                statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
+            ) from exc
+        return list(cursor.fetchall()) if returning else []
     finally:
         cursor.close()
-    return returned
 
 
 def add_on_conflict(table: Table, key: Sequence[str], counters: Sequence[str]) -> str:

@@ -1,0 +1,168 @@
+"""A batch's first charges of distinct campaigns are made in one statement, with the outcome of making
+them one after another: a refused charge sends its decision to its next bid before any later charge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.factories import ctx_of
+from tests.serving.helpers import engine, live_campaign, make_publisher
+from threadline.kit.clock import MovableClock
+from threadline.serving import budget, service
+from threadline.serving.relevance import threshold
+from threadline.serving.service import Plan, PlanWrite, ServeRequest, Written, impression_charge
+from threadline.store.models import Campaign
+
+SHOES = ["Which running shoes suit marathon training?", "Cushioned running shoes help on long runs."]
+BOOTS = ["Which hiking boots for a mountain trail?", "Waterproof hiking boots keep feet dry."]
+
+
+def _plan(app: FastAPI, publisher_id: str, messages: Sequence[str], user: str) -> Plan:
+    eng = engine(app)
+    publisher = eng.index.publisher(publisher_id)
+    assert publisher is not None
+    req = ServeRequest(
+        publisher=publisher, user_id=user, chat_id=None, messages=list(messages),
+        formats=frozenset({"sponsored_message"}), country="", threshold=threshold("high"), sandbox=False,
+    )  # fmt: skip
+    plan = eng.plan(req)
+    assert plan.ranked, plan.decided
+    return plan
+
+
+def _set_remaining(app: FastAPI, campaign_id: str, remaining: int) -> None:
+    table = Campaign.__table__
+    with ctx_of(app).db.write() as s:
+        s.execute(
+            table.update()
+            .where(table.c.id == campaign_id)
+            .values(spent_micros=table.c.lifetime_spend_limit_micros - remaining)
+        )
+
+
+def _spent(app: FastAPI, campaign_id: str) -> int:
+    with ctx_of(app).db.read() as s:
+        return int(s.execute(select(Campaign.spent_micros).where(Campaign.id == campaign_id)).scalar_one())
+
+
+def _run(app: FastAPI, writes: list[Any]) -> list[Written]:
+    with ctx_of(app).db.write() as s:
+        outcomes = service.write_batch(s, writes)
+    assert all(isinstance(o, Written) for o in outcomes), outcomes
+    return outcomes
+
+
+@pytest.fixture
+def campaigns(app: FastAPI, client: TestClient, clock: MovableClock) -> dict[str, str]:
+    """shoes: the best bid on running shoes; both: second on running shoes, the only one on boots."""
+    shoes = live_campaign(client, app, clock, hints=["running shoes"], max_bid_micros=9_000_000)
+    both = live_campaign(
+        client, app, clock, hints=["running shoes", "hiking boots"], max_bid_micros=5_000_000
+    )
+    engine(app).index.refresh_now()
+    return {"shoes": shoes["id"], "both": both["id"]}
+
+
+def test_distinct_first_charges_are_one_statement_and_all_served(
+    app: FastAPI, campaigns: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[tuple[str, int]]] = []
+    real = budget.charge_many
+
+    def spy(s: Any, charges: Sequence[tuple[str, int]]) -> set[str]:
+        calls.append(list(charges))
+        return real(s, charges)
+
+    monkeypatch.setattr(budget, "charge_many", spy)
+    pub = make_publisher(app)
+    p1, p2 = _plan(app, pub.id, SHOES, "u1"), _plan(app, pub.id, BOOTS, "u2")
+    assert [p.ranked[0].bid.ad.campaign.id for p in (p1, p2) if p.ranked] == [
+        campaigns["shoes"],
+        campaigns["both"],
+    ]
+    before = {k: _spent(app, v) for k, v in campaigns.items()}
+    out = _run(app, [PlanWrite(engine(app), p1), PlanWrite(engine(app), p2)])
+    c1, c2 = (impression_charge(p.ranked[0]) for p in (p1, p2) if p.ranked)
+    assert calls == [[(campaigns["shoes"], c1), (campaigns["both"], c2)]]
+    assert [o.decision.served.ad.campaign.id for o in out if o.decision.served] == [
+        campaigns["shoes"],
+        campaigns["both"],
+    ]
+    assert [o.charges for o in out] == [[(campaigns["shoes"], c1)], [(campaigns["both"], c2)]]
+    assert _spent(app, campaigns["shoes"]) == before["shoes"] + c1
+    assert _spent(app, campaigns["both"]) == before["both"] + c2
+
+
+def test_a_refused_charge_tries_its_next_bid_before_later_charges(
+    app: FastAPI, campaigns: dict[str, str]
+) -> None:
+    """p1 ranks shoes (spent out elsewhere) then both; p2 ranks both first; both can pay one of them.
+
+    One after another: p1 is refused by shoes, then served by both; p2 is refused by both. Had p2's
+    charge stood while p1 moved on, p2 would have been served and p1 not."""
+    pub = make_publisher(app)
+    p1, p2 = _plan(app, pub.id, SHOES, "u1"), _plan(app, pub.id, BOOTS, "u2")
+    assert p1.ranked
+    assert p2.ranked
+    assert len(p1.ranked) >= 2
+    assert [b.bid.ad.campaign.id for b in p1.ranked[:2]] == [campaigns["shoes"], campaigns["both"]]
+    assert p2.ranked[0].bid.ad.campaign.id == campaigns["both"]
+    c1, c2 = impression_charge(p1.ranked[1]), impression_charge(p2.ranked[0])
+    assert c1 > 0
+    assert c2 > 0
+    _set_remaining(app, campaigns["shoes"], 0)  # another process spent it: this index does not know
+    _set_remaining(app, campaigns["both"], max(c1, c2))
+    out = _run(app, [PlanWrite(engine(app), p1), PlanWrite(engine(app), p2)])
+    served = out[0].decision.served
+    assert served is not None
+    assert served.ad.campaign.id == campaigns["both"]
+    assert out[0].charges == [(campaigns["both"], c1)]
+    assert out[1].decision.served is None or out[1].decision.served.ad.campaign.id != campaigns["both"]
+    assert out[1].charges == []
+    assert _spent(app, campaigns["both"]) == _limit(app, campaigns["both"]) - max(c1, c2) + c1
+    assert _spent(app, campaigns["shoes"]) == _limit(app, campaigns["shoes"])
+
+
+def test_a_repeated_campaign_ends_the_run_and_pays_in_order(app: FastAPI, campaigns: dict[str, str]) -> None:
+    """Two decisions charging one campaign that can pay one: the first is served, the second is not."""
+    pub = make_publisher(app)
+    p1, p2 = _plan(app, pub.id, BOOTS, "u1"), _plan(app, pub.id, BOOTS, "u2")
+    assert p1.ranked
+    assert p2.ranked
+    c1, _c2 = impression_charge(p1.ranked[0]), impression_charge(p2.ranked[0])
+    _set_remaining(app, campaigns["both"], c1)
+    out = _run(app, [PlanWrite(engine(app), p1), PlanWrite(engine(app), p2)])
+    assert out[0].charges == [(campaigns["both"], c1)]
+    assert out[1].charges == []
+    assert out[1].decision.served is None
+    assert _spent(app, campaigns["both"]) == _limit(app, campaigns["both"])
+
+
+def test_charge_many_takes_only_what_fits_and_refund_gives_it_back(
+    app: FastAPI, campaigns: dict[str, str]
+) -> None:
+    _set_remaining(app, campaigns["shoes"], 100)
+    _set_remaining(app, campaigns["both"], 100)
+    with ctx_of(app).db.write() as s:
+        charged = budget.charge_many(s, [(campaigns["shoes"], 100), (campaigns["both"], 101), ("nope", 1)])
+        assert charged == {campaigns["shoes"]}
+        budget.refund(s, campaigns["shoes"], 40)
+    assert _limit(app, campaigns["shoes"]) - _spent(app, campaigns["shoes"]) == 40
+    assert _limit(app, campaigns["both"]) - _spent(app, campaigns["both"]) == 100
+    with ctx_of(app).db.write() as s:
+        assert budget.charge_many(s, []) == set()
+
+
+def _limit(app: FastAPI, campaign_id: str) -> int:
+    with ctx_of(app).db.read() as s:
+        return int(
+            s.execute(
+                select(Campaign.lifetime_spend_limit_micros).where(Campaign.id == campaign_id)
+            ).scalar_one()
+        )
