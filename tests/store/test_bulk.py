@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Table, func, select
+from sqlalchemy.exc import IntegrityError
 
-from threadline.store.bulk import add_on_conflict, insert_rows
+from threadline.store.bulk import add_on_conflict, execute_driver, insert_rows, pipelined, rows_source
 from threadline.store.db import Database
 from threadline.store.models import CollectEvent, InsightsOrgHourly
 
@@ -108,3 +109,34 @@ def test_returning_gives_the_rows_the_statement_stored(db: Database) -> None:
 def test_no_rows_runs_no_statement(db: Database) -> None:
     with db.write() as s:
         assert insert_rows(s, ORG_HOURLY, []) == []
+
+
+def test_pipelined_statements_all_apply_in_order(db: Database) -> None:
+    tail = add_on_conflict(ORG_HOURLY, KEY, COUNTERS)
+    with db.write() as s, pipelined(s):
+        insert_rows(s, ORG_HOURLY, [bucket("org-p", 0, impressions=1)])
+        insert_rows(s, ORG_HOURLY, [bucket("org-p", 0, impressions=2, clicks=1)], tail)
+        insert_rows(s, ORG_HOURLY, [bucket("org-q", 0, impressions=5)])
+    assert stored(db) == {("org-p", 0): (3, 1), ("org-q", 0): (5, 0)}
+
+
+def test_an_error_inside_a_pipeline_is_sqlalchemys_and_rolls_the_transaction_back(db: Database) -> None:
+    with pytest.raises(IntegrityError), db.write() as s, pipelined(s):  # noqa: PT012
+        insert_rows(s, ORG_HOURLY, [bucket("org-r", 0)])
+        insert_rows(s, ORG_HOURLY, [bucket("org-r", 0)])  # the same key again, no ON CONFLICT
+    assert stored(db) == {}
+
+
+def test_rows_source_is_a_derived_table_on_both_stores(db: Database) -> None:
+    with db.write() as s:
+        insert_rows(s, ORG_HOURLY, [bucket("org-s", 0, impressions=1), bucket("org-t", 0, impressions=1)])
+        source, params = rows_source(s, (("org", "text"), ("delta", "bigint")), [("org-s", 4), ("org-t", 6)])
+        t = ORG_HOURLY.name
+        got = execute_driver(
+            s,
+            f"UPDATE {t} SET impressions = {t}.impressions + v.delta FROM {source} WHERE {t}.org_id = v.org"
+            f" RETURNING {t}.org_id, {t}.impressions",
+            params,
+            returning=True,
+        )
+    assert sorted(got) == [("org-s", 5), ("org-t", 7)]

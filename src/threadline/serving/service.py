@@ -34,7 +34,7 @@ from threadline.serving.index import AdEntry, PublisherInfo, ServingIndex
 from threadline.serving.relevance import Conversation
 from threadline.serving.tables import impressions
 from threadline.serving.tokens import make_token
-from threadline.store.bulk import insert_rows
+from threadline.store.bulk import insert_rows, pipelined
 
 log = logging.getLogger("threadline.serving")
 
@@ -300,8 +300,9 @@ def flush_rows(s: Session) -> None:
     rows: _Rows | None = s.info.pop(_ROWS, None)
     if rows is None:
         return
-    insert_rows(s, impressions, rows.impressions)
-    bump_many(s, rows.deltas)
+    with pipelined(s):  # nothing reads these results: one round trip for all of them on PostgreSQL
+        insert_rows(s, impressions, rows.impressions)
+        bump_many(s, rows.deltas)
 
 
 def impression_charge(priced: PricedBid) -> int:

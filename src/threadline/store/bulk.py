@@ -12,6 +12,7 @@ stores apply a statement's rows one after another in the order given.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -60,6 +61,25 @@ def rows_source(
     one = "(" + ",".join(["?"] * len(names)) + ")"
     params = [value for row in rows for value in row]
     return f"(SELECT {picked} FROM (VALUES {','.join([one] * len(rows))})) AS v", params
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """On PostgreSQL the driver statements run inside are sent without waiting for each other (psycopg's
+    pipeline mode): one round trip at the end instead of one each, and their errors raised there. For
+    statements whose results nobody reads; elsewhere nothing changes."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(
+            "(pipeline)", None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
+        ) from exc
 
 
 def execute_driver(
