@@ -3,6 +3,8 @@ them one after another: a refused charge sends its decision to its next bid befo
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from tests.factories import ctx_of
 from tests.serving.helpers import engine, live_campaign, make_publisher
@@ -166,3 +169,44 @@ def _limit(app: FastAPI, campaign_id: str) -> int:
                 select(Campaign.lifetime_spend_limit_micros).where(Campaign.id == campaign_id)
             ).scalar_one()
         )
+
+
+def test_charges_lock_their_campaigns_in_id_order_on_postgresql(
+    app: FastAPI, campaigns: dict[str, str]
+) -> None:
+    """Two processes' batches sharing campaigns must take their row locks in one order, or they
+    deadlock: a batch waiting for a campaign holds every campaign before it in id order, none after."""
+    db = ctx_of(app).db
+    if db.is_sqlite:
+        pytest.skip("SQLite: a write transaction holds the whole database")
+    first, second = sorted(campaigns.values())
+    holder = db.engine.connect()
+    holder.exec_driver_sql("BEGIN")
+    holder.exec_driver_sql("SELECT id FROM campaigns WHERE id = %s FOR UPDATE", (second,))
+    result: list[set[str]] = []
+
+    def batch() -> None:
+        with db.write() as s:
+            result.append(budget.charge_many(s, [(second, 1), (first, 1)]))
+
+    thread = threading.Thread(target=batch)
+    thread.start()
+    try:
+        probe = db.engine.connect()
+        deadline = time.monotonic() + 10
+        locked = False
+        while not locked and time.monotonic() < deadline:  # the batch takes `first`, then waits on `second`
+            probe.exec_driver_sql("BEGIN")
+            try:
+                probe.exec_driver_sql("SELECT id FROM campaigns WHERE id = %s FOR UPDATE NOWAIT", (first,))
+            except OperationalError:
+                locked = True
+            probe.rollback()
+        probe.close()
+        assert locked
+        assert thread.is_alive()  # still waiting for `second`
+    finally:
+        holder.rollback()
+        holder.close()
+        thread.join(10)
+    assert result == [{first, second}]
