@@ -83,6 +83,14 @@ def test_distinct_first_charges_are_one_statement_and_all_served(
         return real(s, charges)
 
     monkeypatch.setattr(budget, "charge_many", spy)
+    locked: list[list[str]] = []
+    real_lock = budget.lock_campaigns
+
+    def lock_spy(s: Any, ids: Any) -> None:
+        locked.append(list(ids))
+        real_lock(s, locked[-1])
+
+    monkeypatch.setattr(budget, "lock_campaigns", lock_spy)
     pub = make_publisher(app)
     p1, p2 = _plan(app, pub.id, SHOES, "u1"), _plan(app, pub.id, BOOTS, "u2")
     assert [p.ranked[0].bid.ad.campaign.id for p in (p1, p2) if p.ranked] == [
@@ -93,6 +101,7 @@ def test_distinct_first_charges_are_one_statement_and_all_served(
     out = _run(app, [PlanWrite(engine(app), p1), PlanWrite(engine(app), p2)])
     c1, c2 = (impression_charge(p.ranked[0]) for p in (p1, p2) if p.ranked)
     assert calls == [[(campaigns["shoes"], c1), (campaigns["both"], c2)]]
+    assert locked == [[campaigns["shoes"], campaigns["both"]]]  # the batch's first charges, up front
     assert [o.decision.served.ad.campaign.id for o in out if o.decision.served] == [
         campaigns["shoes"],
         campaigns["both"],
@@ -175,7 +184,7 @@ def test_charges_lock_their_campaigns_in_id_order_on_postgresql(
     app: FastAPI, campaigns: dict[str, str]
 ) -> None:
     """Two processes' batches sharing campaigns must take their row locks in one order, or they
-    deadlock: a batch waiting for a campaign holds every campaign before it in id order, none after."""
+    deadlock: a batch waiting for a campaign holds every campaign before it in id order."""
     db = ctx_of(app).db
     if db.is_sqlite:
         pytest.skip("SQLite: a write transaction holds the whole database")
@@ -187,6 +196,7 @@ def test_charges_lock_their_campaigns_in_id_order_on_postgresql(
 
     def batch() -> None:
         with db.write() as s:
+            budget.lock_campaigns(s, [second, first])
             result.append(budget.charge_many(s, [(second, 1), (first, 1)]))
 
     thread = threading.Thread(target=batch)

@@ -12,14 +12,14 @@ the first charge in a period fixes that period's cap at (limit - spent so far) /
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from threadline.serving.tables import campaign_pacing
-from threadline.store.bulk import execute_driver, pipelined, rows_source
+from threadline.store.bulk import execute_driver, rows_source
 from threadline.store.dialect import insert_for
 from threadline.store.models import Campaign
 
@@ -107,30 +107,32 @@ def reserve(
     return Reservation(False, "budget_exhausted")
 
 
+def lock_campaigns(session: Session, campaign_ids: Iterable[str]) -> None:
+    """PostgreSQL: lock these campaign rows now, in id order. A batch takes the rows it will charge
+    first, in one order every process shares, so two processes' batches charging the same campaigns
+    wait for each other instead of deadlocking (charge_many's join order is no order). SQLite: nothing
+    (a write transaction holds the whole database)."""
+    ids = sorted(set(campaign_ids))
+    if ids and session.connection().dialect.name == "postgresql":
+        t = _campaigns.name
+        execute_driver(session, f"SELECT id FROM {t} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+
+
 def charge_many(session: Session, charges: Sequence[tuple[str, int]]) -> set[str]:
     """Lifetime charges (campaign, micros > 0) of distinct, unpaced campaigns in one statement: the
     campaigns charged. Each row is the same conditional update as ``reserve``'s and no two touch one
-    campaign, so the outcome is the one of making them one after another, in any order.
-
-    On PostgreSQL the rows are first locked in id order (the planner's join order is no order, and two
-    processes' batches locking shared campaigns in different orders deadlock), in the same round trip."""
+    campaign, so the outcome is the one of making them one after another, in any order. On PostgreSQL
+    the caller has locked the rows (``lock_campaigns``)."""
     if not charges:
         return set()
     assert len({cid for cid, _ in charges}) == len(charges), "one charge per campaign"
-    charges = sorted(charges)
-    source, params = rows_source(session, (("cid", "text"), ("amt", "bigint")), charges)
+    source, params = rows_source(session, (("cid", "text"), ("amt", "bigint")), sorted(charges))
     t = _campaigns.name
     statement = (
         f"UPDATE {t} SET spent_micros = {t}.spent_micros + v.amt FROM {source} WHERE {t}.id = v.cid"
         f" AND {t}.spent_micros + v.amt <= {t}.lifetime_spend_limit_micros RETURNING {t}.id"
     )
-    if session.connection().dialect.name != "postgresql":  # SQLite: the batch holds the database lock
-        return {row[0] for row in execute_driver(session, statement, params, returning=True)}
-    with pipelined(session):
-        ids = [cid for cid, _ in charges]
-        execute_driver(session, f"SELECT id FROM {t} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
-        charged = execute_driver(session, statement, params, returning=True)
-    return {row[0] for row in charged}
+    return {row[0] for row in execute_driver(session, statement, params, returning=True)}
 
 
 def refund(session: Session, campaign_id: str, amount: int) -> None:

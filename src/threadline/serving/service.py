@@ -345,8 +345,11 @@ def write_batch(s: Session, writes: Sequence[Write]) -> list[Any]:
     in one statement (on PostgreSQL one round trip instead of one per request, each paid for with the GIL
     the event loop needs). Charges of different campaigns commute, so this is the outcome of making them
     in order; when one is refused, the charges after it in the run are taken back and the batch goes on
-    one by one from the refused decision (its next bid, then the rest), as without runs.
+    one by one from the refused decision (its next bid, then the rest), as without runs. On PostgreSQL
+    the batch first locks every campaign its decisions charge first, in id order (``lock_campaigns``).
     """
+    upfront = [w.upfront()[1] for w in writes if isinstance(w, PlanWrite)]
+    budget.lock_campaigns(s, (charge[0] for charge in upfront if charge is not None))
     outcomes: list[Any] = []
     k = 0
     while k < len(writes):
