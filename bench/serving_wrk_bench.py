@@ -17,8 +17,11 @@ What it does, in one run on one seeded store (1,000 campaigns x 10 ads, the hint
    in short runs until the achieved rate is within 5% of the target (16 connections, doubled while
    they cannot reach it without pausing). Latency percentiles are wrk's
    (client side, closed loop per connection) and the server's own `totalTime` (server side);
-5. the same for POST /bench/bare-json (THREADLINE_BENCH_BARE_ENDPOINTS=1): the ceiling of our HTTP stack;
-6. the ratio once more from PAIRS alternating runs of both maxima (each at its best connection count):
+5. the bid request alone: one connection pausing 5 ms between requests, no queue at all: the server
+   time of a request on its own, below which no percentile under load can go;
+6. the same as 3-4 for POST /bench/bare-json (THREADLINE_BENCH_BARE_ENDPOINTS=1): the ceiling of our
+   HTTP stack;
+7. the ratio once more from PAIRS alternating runs of both maxima (each at its best connection count):
    the median of the pairs' ratios, which a drift of the machine's speed between phases cannot skew.
 Fill rate = share of 200 answers that carried a bid; errors = socket errors + non-2xx answers.
 """
@@ -190,6 +193,7 @@ def run_wrk(
         split = cpu_by_role(before, process_cpu(), server_pid)
         split["wrk"] = _children_cpu() - wrk_before
         result["cpu_pct_of_one_core"] = {k: round(v / result["seconds"] * 100) for k, v in split.items()}
+        result["server_cpu_ms_per_request"] = round(split["server"] * 1000 / max(1, result["requests"]), 3)
     return result
 
 
@@ -320,11 +324,20 @@ def main() -> None:
                         f"{name} at {int(share * 100)}% of max", store=args.store, workers=args.workers, **r
                     )
                     results[f"{name}@{share}"] = r
+                if name == "bid-request":
+                    # No queue at all: one connection pausing 5 ms between requests. The server time of a
+                    # request on its own, the floor of any percentile under load.
+                    alone = run_wrk(base + path, script, connections=1, seconds=args.seconds, delay_ms=5)
+                    report("bid-request alone (1 connection, 5 ms pauses)", store=args.store, **alone)
+                    results["bid-request alone"] = alone
             bid = results["bid-request"]
             fill = bid["served"] / max(1, bid["answered"])
             line: dict[str, Any] = {"fill_rate": round(fill, 3), "decision_p99_ms": round(p99, 3),
                                     "server_p99_at_50pct_ms": results["bid-request@0.5"]["server_p99_ms"]}  # fmt: skip
             line["server_p99_over_decision_p99"] = round(line["server_p99_at_50pct_ms"] / p99, 2)
+            alone = results["bid-request alone"]
+            line["server_p50_p99_alone_ms"] = [alone["server_p50_ms"], alone["server_p99_ms"]]
+            line["server_p99_alone_over_decision_p99"] = round(alone["server_p99_ms"] / p99, 2)
             if "bare-json" in results:
                 line["bid_over_bare"] = round(bid["rps"] / results["bare-json"]["rps"], 2)
                 # This machine's speed drifts within a run: alternate the two maxima and take the median
