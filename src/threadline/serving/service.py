@@ -349,16 +349,24 @@ def write_batch(s: Session, writes: Sequence[Write]) -> list[Any]:
     the batch first locks every campaign its decisions charge first, in id order (``lock_campaigns``).
     """
     upfront = [w.upfront()[1] for w in writes if isinstance(w, PlanWrite)]
-    budget.lock_campaigns(s, (charge[0] for charge in upfront if charge is not None))
+    locks = [charge[0] for charge in upfront if charge is not None]
     outcomes: list[Any] = []
     k = 0
     while k < len(writes):
         run, charges = _charge_run(writes, k)
+        if locks:
+            # The batch's first statements go together: on PostgreSQL BEGIN, the locks and the first
+            # run's charges are one round trip.
+            with pipelined(s):
+                budget.lock_campaigns(s, locks)
+                charged = budget.charge_many(s, [c for c in charges if c is not None])
+            locks = []
+        else:
+            charged = budget.charge_many(s, [c for c in charges if c is not None])
         if not run:
             outcomes.extend(call_each(s, writes[k : k + 1]))
             k += 1
             continue
-        charged = budget.charge_many(s, [c for c in charges if c is not None])
         refused = next((i for i, c in enumerate(charges) if c is not None and c[0] not in charged), len(run))
         paid = zip(run[:refused], charges[:refused], strict=True)
         outcomes.extend(call_each(s, [partial(write, prepaid=charge is not None) for write, charge in paid]))
