@@ -104,29 +104,31 @@ def wrk(
     return result
 
 
+def _stat(path: Path) -> tuple[int, str, float]:
+    """A /proc/<pid>/stat file's parent pid, command name and user + system CPU seconds."""
+    stat = path.read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
+    comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+    return int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux), or NaN where /proc is unavailable."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return _stat(Path(f"/proc/{pid}/stat"))[2]
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu() -> dict[int, tuple[int, str, float]]:
     """Every process's parent pid, command name and CPU seconds so far (Linux /proc)."""
     procs: dict[int, tuple[int, str, float]] = {}
-    tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        procs[int(entry.name)] = (int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / tick)
+        if entry.name.isdigit():
+            try:
+                procs[int(entry.name)] = _stat(entry / "stat")
+            except OSError:  # ended meanwhile
+                continue
     return procs
 
 

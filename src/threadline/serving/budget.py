@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from threadline.serving.tables import campaign_pacing
-from threadline.store.bulk import execute_driver, rows_source
+from threadline.store.bulk import execute_driver, pipelined, rows_source
 from threadline.store.dialect import insert_for
 from threadline.store.models import Campaign
 
@@ -108,22 +109,29 @@ def reserve(
 
 
 def lock_campaigns(session: Session, campaign_ids: Iterable[str]) -> None:
-    """PostgreSQL: lock these campaign rows now, in id order. A batch takes the rows it will charge
-    first, in one order every process shares, so two processes' batches charging the same campaigns
-    wait for each other instead of deadlocking (charge_many's join order is no order). SQLite: nothing
-    (a write transaction holds the whole database)."""
+    """PostgreSQL: lock these campaign rows now, in id order, one order every process shares, so two
+    processes' transactions charging the same campaigns wait for each other instead of deadlocking.
+    SQLite: nothing (a write transaction holds the whole database)."""
     ids = sorted(set(campaign_ids))
     if ids and session.connection().dialect.name == "postgresql":
         t = _campaigns.name
         execute_driver(session, f"SELECT id FROM {t} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
 
 
-def charge_many(session: Session, charges: Sequence[tuple[str, int]]) -> set[str]:
+def charge_many(
+    session: Session, charges: Sequence[tuple[str, int]], *, lock_first: Iterable[str] = ()
+) -> set[str]:
     """Lifetime charges (campaign, micros > 0) of distinct, unpaced campaigns in one statement: the
     campaigns charged. Each row is the same conditional update as ``reserve``'s and no two touch one
-    campaign, so the outcome is the one of making them one after another, in any order. On PostgreSQL
-    the caller has locked the rows (``lock_campaigns``)."""
+    campaign, so the outcome is the one of making them one after another, in any order.
+
+    ``UPDATE .. FROM`` locks its rows in the planner's join order, which is no order: a transaction
+    locks every campaign it will charge this way first (``lock_first``, with its first call). On
+    PostgreSQL that lock goes in one pipeline with the transaction's BEGIN and these charges (two round
+    trips: the charges' results, then the pipeline's closing sync, instead of three)."""
+    locks = list(lock_first)
     if not charges:
+        lock_campaigns(session, locks)
         return set()
     assert len({cid for cid, _ in charges}) == len(charges), "one charge per campaign"
     source, params = rows_source(session, (("cid", "text"), ("amt", "bigint")), sorted(charges))
@@ -132,7 +140,10 @@ def charge_many(session: Session, charges: Sequence[tuple[str, int]]) -> set[str
         f"UPDATE {t} SET spent_micros = {t}.spent_micros + v.amt FROM {source} WHERE {t}.id = v.cid"
         f" AND {t}.spent_micros + v.amt <= {t}.lifetime_spend_limit_micros RETURNING {t}.id"
     )
-    return {row[0] for row in execute_driver(session, statement, params, returning=True)}
+    with pipelined(session) if locks else nullcontext():
+        lock_campaigns(session, locks)
+        charged = execute_driver(session, statement, params, returning=True)
+    return {row[0] for row in charged}
 
 
 def refund(session: Session, campaign_id: str, amount: int) -> None:

@@ -345,28 +345,25 @@ def write_batch(s: Session, writes: Sequence[Write]) -> list[Any]:
     in one statement (on PostgreSQL one round trip instead of one per request, each paid for with the GIL
     the event loop needs). Charges of different campaigns commute, so this is the outcome of making them
     in order; when one is refused, the charges after it in the run are taken back and the batch goes on
-    one by one from the refused decision (its next bid, then the rest), as without runs. On PostgreSQL
-    the batch first locks every campaign its decisions charge first, in id order (``lock_campaigns``).
+    one by one from the refused decision (its next bid, then the rest), as without runs. Before its first
+    statement the batch locks every campaign its decisions charge first, in id order (on PostgreSQL;
+    ``budget.charge_many``'s ``lock_first``).
     """
-    upfront = [w.upfront()[1] for w in writes if isinstance(w, PlanWrite)]
-    locks = [charge[0] for charge in upfront if charge is not None]
+    upfront = [w.upfront() if isinstance(w, PlanWrite) else (False, None) for w in writes]
+    locks = [charge[0] for _, charge in upfront if charge is not None]
     outcomes: list[Any] = []
     k = 0
     while k < len(writes):
-        run, charges = _charge_run(writes, k)
-        if locks:
-            # The batch's first statements go together: on PostgreSQL BEGIN, the locks and the first
-            # run's charges are one round trip.
-            with pipelined(s):
-                budget.lock_campaigns(s, locks)
-                charged = budget.charge_many(s, [c for c in charges if c is not None])
-            locks = []
-        else:
-            charged = budget.charge_many(s, [c for c in charges if c is not None])
+        run, charges = _charge_run(writes, upfront, k)
         if not run:
+            if locks:  # before anything else the batch writes
+                budget.lock_campaigns(s, locks)
+                locks = []
             outcomes.extend(call_each(s, writes[k : k + 1]))
             k += 1
             continue
+        charged = budget.charge_many(s, [c for c in charges if c is not None], lock_first=locks)
+        locks = []
         refused = next((i for i, c in enumerate(charges) if c is not None and c[0] not in charged), len(run))
         paid = zip(run[:refused], charges[:refused], strict=True)
         outcomes.extend(call_each(s, [partial(write, prepaid=charge is not None) for write, charge in paid]))
@@ -382,17 +379,18 @@ def write_batch(s: Session, writes: Sequence[Write]) -> list[Any]:
     return outcomes
 
 
-def _charge_run(writes: Sequence[Write], start: int) -> tuple[list[PlanWrite], list[tuple[str, int] | None]]:
-    """The longest run of decisions from ``start`` that can join one set of charges, and their charges."""
+def _charge_run(
+    writes: Sequence[Write], upfront: Sequence[tuple[bool, tuple[str, int] | None]], start: int
+) -> tuple[list[PlanWrite], list[tuple[str, int] | None]]:
+    """The longest run of decisions from ``start`` that can join one set of charges, and their charges
+    (``upfront``: each write's ``PlanWrite.upfront()``, or (False, None))."""
     run: list[PlanWrite] = []
     charges: list[tuple[str, int] | None] = []
     campaigns: set[str] = set()
-    for write in writes[start:]:
-        if not isinstance(write, PlanWrite):
-            break
-        joins, charge = write.upfront()
+    for write, (joins, charge) in zip(writes[start:], upfront[start:], strict=True):
         if not joins or (charge is not None and charge[0] in campaigns):
             break
+        assert isinstance(write, PlanWrite)
         if charge is not None:
             campaigns.add(charge[0])
         run.append(write)

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -66,41 +66,45 @@ def rows_source(
 @contextmanager
 def pipelined(session: Session) -> Iterator[None]:
     """On PostgreSQL the driver statements run inside are sent without waiting for each other (psycopg's
-    pipeline mode): one round trip at the end instead of one each, and their errors raised there. For
-    statements whose results nobody reads; elsewhere nothing changes."""
+    pipeline mode): one round trip at the end, or at the first result read, instead of one each, and
+    their errors raised there. Elsewhere nothing changes."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         yield
         return
-    dbapi = conn.dialect.loaded_dbapi
-    try:
-        with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
-            yield
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(
-            "(pipeline)", None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
-        ) from exc
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with _sqlalchemy_errors(conn, "(pipeline)"), driver.pipeline():
+        yield
 
 
 def execute_driver(
     session: Session, statement: str, params: Sequence[Any], *, returning: bool = False
 ) -> list[tuple[Any, ...]]:
     """One statement in the driver's own parameter style on the session's connection (and transaction);
-    the rows it returned when ``returning``. Driver errors are raised as SQLAlchemy's, which the batch
-    writers retry (OperationalError: a deadlock, a dropped connection)."""
+    the rows it returned when ``returning`` (asked, not read off the cursor: inside a pipeline that
+    would wait for the statement)."""
     conn = session.connection()
-    dbapi = conn.dialect.loaded_dbapi
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        try:
+        with _sqlalchemy_errors(conn, statement):
             cursor.execute(statement, params)
-        except dbapi.Error as exc:
-            raise DBAPIError.instance(
-                statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
-            ) from exc
         return list(cursor.fetchall()) if returning else []
     finally:
         cursor.close()
+
+
+@contextmanager
+def _sqlalchemy_errors(conn: Connection, statement: str) -> Iterator[None]:
+    """Driver errors raised as SQLAlchemy would raise them: the batch writers retry OperationalError
+    (a deadlock, a dropped connection) and the callers catch IntegrityError."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
+        ) from exc
 
 
 def add_on_conflict(table: Table, key: Sequence[str], counters: Sequence[str]) -> str:
