@@ -74,7 +74,7 @@ def pipelined(session: Session) -> Iterator[None]:
         return
     driver = conn.connection.driver_connection
     assert driver is not None
-    with _sqlalchemy_errors(conn, "(pipeline)"), driver.pipeline():
+    with sqlalchemy_errors(conn, "(pipeline)"), driver.pipeline():
         yield
 
 
@@ -87,7 +87,7 @@ def execute_driver(
     conn = session.connection()
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        with _sqlalchemy_errors(conn, statement):
+        with sqlalchemy_errors(conn, statement):
             cursor.execute(statement, params)
         return list(cursor.fetchall()) if returning else []
     finally:
@@ -95,7 +95,7 @@ def execute_driver(
 
 
 @contextmanager
-def _sqlalchemy_errors(conn: Connection, statement: str) -> Iterator[None]:
+def sqlalchemy_errors(conn: Connection, statement: str) -> Iterator[None]:
     """Driver errors raised as SQLAlchemy would raise them: the batch writers retry OperationalError
     (a deadlock, a dropped connection) and the callers catch IntegrityError."""
     dbapi = conn.dialect.loaded_dbapi
