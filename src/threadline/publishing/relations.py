@@ -118,9 +118,9 @@ def follows(s: Session, follower_id: int, followed_id: int) -> bool:
 def add_follow(s: Session, follower_id: int, followed_id: int, now: int) -> None:
     ins = insert_for(s, ThreadsFollow.__table__)
     s.execute(
-        ins.values(  # type: ignore[attr-defined]
-            follower_id=follower_id, followed_id=followed_id, created_at=now
-        ).on_conflict_do_nothing(index_elements=["follower_id", "followed_id"])
+        ins.values(follower_id=follower_id, followed_id=followed_id, created_at=now).on_conflict_do_nothing(
+            index_elements=["follower_id", "followed_id"]
+        )
     )
 
 
@@ -158,9 +158,7 @@ def add_vote(s: Session, post_id: int, visitor_id: str, option: str, now: int) -
     """True when this visitor's vote was recorded; False when the visitor had already voted."""
     ins = insert_for(s, ThreadsPollVote.__table__)
     inserted = s.execute(
-        ins.values(  # type: ignore[attr-defined]
-            post_id=post_id, visitor_id=visitor_id, option=option, created_at=now
-        )
+        ins.values(post_id=post_id, visitor_id=visitor_id, option=option, created_at=now)
         .on_conflict_do_nothing(index_elements=["post_id", "visitor_id"])
         .returning(ThreadsPollVote.post_id)
     ).first()
@@ -189,7 +187,7 @@ def vote_counts(s: Session, post_ids: list[int]) -> dict[int, dict[str, int]]:
 def add_view(s: Session, post_id: int, profile_id: int, visitor_id: str, hour: int) -> None:
     ins = insert_for(s, ThreadsPageView.__table__)
     s.execute(
-        ins.values(  # type: ignore[attr-defined]
+        ins.values(
             post_id=post_id, visitor_id=visitor_id, hour=hour, profile_id=profile_id
         ).on_conflict_do_nothing(index_elements=["post_id", "visitor_id", "hour"])
     )

@@ -164,7 +164,7 @@ def _charge_period(session: Session, campaign_id: str, period: Period, amount: i
     cap = max(0, (int(row[1]) - int(row[0])) // period.remaining)
     ins = insert_for(session, campaign_pacing)
     session.execute(
-        ins.values(  # type: ignore[attr-defined]
+        ins.values(
             campaign_id=campaign_id, period_start=period.start, cap_micros=cap, spent_micros=0
         ).on_conflict_do_nothing()
     )

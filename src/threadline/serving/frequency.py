@@ -34,7 +34,7 @@ def check_turn(session: Session, publisher_id: str, rule: FrequencyRule, now: in
     """Count this turn (atomically) and say whether an ad may be shown on it."""
     ins = insert_for(session, chat_turns)
     if rule.turn_number is None:
-        stmt = ins.values(  # type: ignore[attr-defined]
+        stmt = ins.values(
             publisher_id=publisher_id, chat_id=rule.chat_id, turns=1, last_ad_turn=None, updated_at=now
         )
         stmt = stmt.on_conflict_do_update(
@@ -42,7 +42,7 @@ def check_turn(session: Session, publisher_id: str, rule: FrequencyRule, now: in
             set_={"turns": chat_turns.c.turns + 1, "updated_at": now},
         )
     else:
-        stmt = ins.values(  # type: ignore[attr-defined]
+        stmt = ins.values(
             publisher_id=publisher_id,
             chat_id=rule.chat_id,
             turns=rule.turn_number + 1,

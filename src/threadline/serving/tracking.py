@@ -241,9 +241,7 @@ def _vote(ctx: AppContext, claims: TokenClaims, option_id: str | None, s: Sessio
         raise ApiError(400, "invalid_option", "option_id is not one of this poll's options.", "option_id")
     ins = insert_for(s, poll_votes)
     inserted = s.execute(
-        ins.values(  # type: ignore[attr-defined]
-            bid_id=claims.bid_id, ad_id=ad_id, option_id=option_id, created_at=ctx.clock.now_s()
-        )
+        ins.values(bid_id=claims.bid_id, ad_id=ad_id, option_id=option_id, created_at=ctx.clock.now_s())
         .on_conflict_do_nothing(index_elements=["bid_id"])
         .returning(poll_votes.c.seq)
     ).first()

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from threadline.config import Settings
+from threadline.store.dialect import insert_for
 from threadline.store.models import ToolPlan, ToolUsage
 from threadline.tools.envelope import ToolError
 
@@ -100,19 +101,11 @@ def refund(session: Session, org_id: str, period: str) -> None:
 
 
 def _insert_counter(session: Session, org_id: str, period: str) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        session.execute(
-            pg_insert(ToolUsage).values(org_id=org_id, period=period, used=0).on_conflict_do_nothing()
-        )
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        session.execute(
-            sqlite_insert(ToolUsage).values(org_id=org_id, period=period, used=0).on_conflict_do_nothing()
-        )
+    session.execute(
+        insert_for(session, ToolUsage.__table__)
+        .values(org_id=org_id, period=period, used=0)
+        .on_conflict_do_nothing()
+    )
 
 
 def exhausted(settings: Settings, quota: Quota) -> ToolError:

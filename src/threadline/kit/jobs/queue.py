@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Select, bindparam, delete, event, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from threadline.kit.jobs.registry import Job
 from threadline.kit.pagination import Page, PageParams, keyset_page
+from threadline.store.dialect import insert_of
 from threadline.store.models import JobRecord
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
@@ -88,8 +88,7 @@ def _ring_after_commit(session: Session) -> None:
 def _insert(dialect: str, unique: bool) -> Any:
     if not unique:
         return insert(_jobs).returning(_c.id)
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return dialect_insert(_jobs).on_conflict_do_nothing(index_elements=["unique_key"]).returning(_c.id)
+    return insert_of(dialect, _jobs).on_conflict_do_nothing(index_elements=["unique_key"]).returning(_c.id)
 
 
 def enqueue(
