@@ -75,7 +75,9 @@ def test_with_the_lock_held_elsewhere_the_thread_waits_for_it_and_the_request_fo
 
     async def main() -> Any:
         future = w.submit(7)
-        await asyncio.to_thread(eventually, lambda: w._thread_flushing == 1)  # the thread has it
+        await asyncio.to_thread(
+            eventually, lambda: True if w._thread_flushing == 1 else None
+        )  # the thread has it
         assert not future.done()  # not answered while not stored
         other.execute("COMMIT")
         return await future
@@ -87,6 +89,32 @@ def test_with_the_lock_held_elsewhere_the_thread_waits_for_it_and_the_request_fo
         other.close()
     assert stored(db) == {7: "inline-test"}
     assert (w.batches, w.inline_batches) == (1, 0)
+
+
+def test_what_queues_while_the_thread_has_the_lock_goes_back_to_the_loop(
+    db: Database, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    w = writer(db)
+
+    async def main() -> list[Any]:
+        first = w.submit(1)
+        await asyncio.to_thread(eventually, lambda: True if w._thread_flushing == 1 else None)
+        later = [w.submit(n) for n in (2, 3)]
+        await asyncio.sleep(0)  # their wake-up has run: they wait, neither tried nor failed
+        assert not any(f.done() for f in later)
+        other.execute("COMMIT")
+        return [await first, *[await f for f in later]]
+
+    try:
+        assert asyncio.run(main()) == ["ok 1", "ok 2", "ok 3"]
+    finally:
+        w.stop()
+        other.close()
+    # The thread ran the batch the loop could not, and only that one; the next ran in the loop again.
+    assert stored(db) == {1: "inline-test", 2: "MainThread", 3: "MainThread"}
+    assert (w.batches, w.inline_batches) == (2, 1)
 
 
 def test_a_batch_that_fails_in_the_loop_is_stored_item_by_item_by_the_thread(db: Database) -> None:

@@ -17,7 +17,8 @@ then waits for the busy event loop to hand it back each time: under load a batch
 several times its own cost. In the loop the same batch runs uncontended. When the lock is held
 (another writer of this process or of another) or anything else goes wrong, nothing was written: the
 batch goes back in front of the queue and the thread runs it as always (waiting for the lock,
-retrying, item by item).
+retrying, item by item). While the thread runs it, the loop leaves new items queued (the thread holds
+the lock); once done, the thread hands them back to the loop instead of draining them itself.
 """
 
 from __future__ import annotations
@@ -135,13 +136,18 @@ class BatchWriter(Generic[T]):
 
     def _kick(self) -> None:
         self._kicked = None
-        if self.inline and not self.max_wait and not self._thread_flushing and not self._stopping:
+        if self._runs_inline():
+            if self._thread_flushing:
+                return  # the thread holds the write lock; it hands what is pending back when done
             batch = self._take()
             if batch and not self._flush_inline(batch):
                 with self._take_lock:  # back in front, in order: the thread takes it next
                     self._pending.extendleft(reversed(batch))
         if self._pending:
             self._wake.set()
+
+    def _runs_inline(self) -> bool:
+        return self.inline and not self.max_wait and not self._stopping
 
     def _flush_inline(self, batch: list[_Job[T]]) -> bool:
         """Run the batch in the loop if the write lock is free now; False (nothing written) if not."""
@@ -194,10 +200,27 @@ class BatchWriter(Generic[T]):
             pending = len(self._pending)
             if pending and self.max_wait and pending < self.max_rows and not self._stopping:
                 time.sleep(self.max_wait)  # let concurrent requests join this transaction
-            while batch := self._take():
-                self._flush(batch)
+            if self._runs_inline():
+                # One batch, the one the loop could not run, then the rest back to the loop: a thread
+                # that kept draining would keep every later batch off the loop under steady load, each
+                # of them slower than inline (see the module docstring).
+                if batch := self._take():
+                    self._flush(batch)
+                self._hand_back()
+            else:
+                while batch := self._take():
+                    self._flush(batch)
             if self._stopping:
                 return
+
+    def _hand_back(self) -> None:
+        """Wake the loop of the first pending item to run the pending items inline. (A loop that is
+        gone leaves them to the thread: the backstop wakes it.)"""
+        with self._take_lock:
+            first = self._pending[0] if self._pending else None
+        if first is not None:
+            with contextlib.suppress(RuntimeError):  # a closed loop
+                first.loop.call_soon_threadsafe(self._kick)
 
     def _take(self) -> list[_Job[T]]:
         with self._take_lock:  # another writer thread may be taking at the same moment
