@@ -48,6 +48,11 @@ def writer(db: Database) -> BatchWriter[int]:
     )
 
 
+async def the_thread_has_a_batch(w: BatchWriter[int]) -> None:
+    """Until the writer thread is running a batch (here: waiting for the lock another writer holds)."""
+    await asyncio.to_thread(eventually, lambda: True if w._thread_flushing == 1 else None)
+
+
 def failed() -> ApiError:
     return ApiError(503, "service_unavailable", "not stored")
 
@@ -75,9 +80,7 @@ def test_with_the_lock_held_elsewhere_the_thread_waits_for_it_and_the_request_fo
 
     async def main() -> Any:
         future = w.submit(7)
-        await asyncio.to_thread(
-            eventually, lambda: True if w._thread_flushing == 1 else None
-        )  # the thread has it
+        await the_thread_has_a_batch(w)
         assert not future.done()  # not answered while not stored
         other.execute("COMMIT")
         return await future
@@ -100,7 +103,7 @@ def test_what_queues_while_the_thread_has_the_lock_goes_back_to_the_loop(
 
     async def main() -> list[Any]:
         first = w.submit(1)
-        await asyncio.to_thread(eventually, lambda: True if w._thread_flushing == 1 else None)
+        await the_thread_has_a_batch(w)
         later = [w.submit(n) for n in (2, 3)]
         await asyncio.sleep(0)  # their wake-up has run: they wait, neither tried nor failed
         assert not any(f.done() for f in later)
@@ -115,6 +118,30 @@ def test_what_queues_while_the_thread_has_the_lock_goes_back_to_the_loop(
     # The thread ran the batch the loop could not, and only that one; the next ran in the loop again.
     assert stored(db) == {1: "inline-test", 2: "MainThread", 3: "MainThread"}
     assert (w.batches, w.inline_batches) == (2, 1)
+
+
+def test_with_their_loop_gone_the_thread_stores_what_it_cannot_hand_back(
+    db: Database, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    w = writer(db)
+
+    async def main() -> None:
+        w.submit(1)
+        await the_thread_has_a_batch(w)
+        w.submit(2)  # queued behind the thread's batch; nobody awaits it, and the loop ends
+
+    try:
+        asyncio.run(main())
+        other.execute("COMMIT")
+        # Its loop is closed, so the hand-back fails; the thread's next wake-up stores it instead.
+        eventually(lambda: True if 2 in stored(db) else None, 5, "the queued item")
+    finally:
+        w.stop()
+        other.close()
+    assert stored(db) == {1: "inline-test", 2: "inline-test"}
+    assert (w.batches, w.inline_batches) == (2, 0)
 
 
 def test_a_batch_that_fails_in_the_loop_is_stored_item_by_item_by_the_thread(db: Database) -> None:

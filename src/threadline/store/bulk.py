@@ -17,10 +17,11 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+from threadline.store.db import sqlalchemy_errors
 
 _MAX_PARAMS = 30_000  # bound parameters per SQLite statement (it allows 32,766)
 # msgspec writes the same JSON values as json.dumps, in C, at a fraction of the cost.
@@ -92,19 +93,6 @@ def execute_driver(
         return list(cursor.fetchall()) if returning else []
     finally:
         cursor.close()
-
-
-@contextmanager
-def sqlalchemy_errors(conn: Connection, statement: str) -> Iterator[None]:
-    """Driver errors raised as SQLAlchemy would raise them: the batch writers retry OperationalError
-    (a deadlock, a dropped connection) and the callers catch IntegrityError."""
-    dbapi = conn.dialect.loaded_dbapi
-    try:
-        yield
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(
-            statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
-        ) from exc
 
 
 def add_on_conflict(table: Table, key: Sequence[str], counters: Sequence[str]) -> str:

@@ -7,11 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
-
-from threadline.store.bulk import sqlalchemy_errors
 
 
 def normalize_url(url: str) -> str:
@@ -78,28 +77,39 @@ def _configure_sqlite(engine: Engine, wal: WalPolicy) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Straight to the driver: these return no rows, and SQLAlchemy's statement machinery cost
-        # ~50 µs each, up to three per transaction, a third of a one-row serving batch.
+        # Straight to the driver: these return no rows, and through SQLAlchemy's statement machinery
+        # they cost ~50 µs each, up to three per transaction, about a quarter of a one-row serving batch.
         driver = conn.connection.driver_connection
         with sqlalchemy_errors(conn, "BEGIN"):
-            _begin(conn, driver)
+            # conn.info lives as long as the pooled DBAPI connection: the PRAGMA runs once per change.
+            pages = wal.autocheckpoint
+            if conn.info.get("wal_autocheckpoint", SQLITE_AUTOCHECKPOINT_PAGES) != pages:
+                driver.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+                conn.info["wal_autocheckpoint"] = pages
+            # BEGIN IMMEDIATE: a writer waits for the lock at the start instead of failing on upgrade.
+            if not conn.info.get("nowait"):
+                driver.execute("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+                return
+            # A writer that must not wait (the event loop's): the lock now, or "database is locked" at once.
+            driver.execute("PRAGMA busy_timeout=0")
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
-    def _begin(conn: Any, driver: Any) -> None:
-        # conn.info lives as long as the pooled DBAPI connection: the PRAGMA runs once per change.
-        pages = wal.autocheckpoint
-        if conn.info.get("wal_autocheckpoint", SQLITE_AUTOCHECKPOINT_PAGES) != pages:
-            driver.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
-            conn.info["wal_autocheckpoint"] = pages
-        # BEGIN IMMEDIATE: a writer waits for the lock at the start instead of failing on upgrade.
-        if not conn.info.get("nowait"):
-            driver.execute("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
-            return
-        # A writer that must not wait (the event loop's): the lock now, or "database is locked" at once.
-        driver.execute("PRAGMA busy_timeout=0")
-        try:
-            driver.execute("BEGIN IMMEDIATE")
-        finally:
-            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+@contextmanager
+def sqlalchemy_errors(conn: Connection, statement: str) -> Iterator[None]:
+    """Driver errors raised as SQLAlchemy would raise them, for statements sent to the driver directly
+    (the begin hook above, store/bulk.py): the batch writers retry OperationalError (a lock, a deadlock,
+    a dropped connection) and the callers catch IntegrityError."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
+        ) from exc
 
 
 class Database:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 
 def insert_of(dialect: str, table: object) -> Any:
-    """The INSERT of dialect ``dialect`` (a dialect name), which offers ON CONFLICT on both SQLite and
-    PostgreSQL; for statements built once per dialect and cached."""
+    """The dialect's INSERT, which offers ON CONFLICT on both SQLite and PostgreSQL (by dialect name:
+    for statements built once per dialect and cached)."""
     if dialect == "postgresql":
         return pg_insert(table)  # type: ignore[arg-type]
     return sqlite_insert(table)  # type: ignore[arg-type]
