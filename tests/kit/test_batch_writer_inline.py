@@ -29,6 +29,15 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture
+def other(db: Database, tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """Another process's writer holding the write lock until the test commits it."""
+    conn = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    yield conn
+    conn.close()
+
+
 def store(s: Session, items: Sequence[int]) -> list[Any]:
     for n in items:
         if n < 0:
@@ -72,10 +81,8 @@ def test_a_batch_with_the_lock_free_commits_in_the_event_loop(db: Database) -> N
 
 
 def test_with_the_lock_held_elsewhere_the_thread_waits_for_it_and_the_request_for_the_commit(
-    db: Database, tmp_path: Path
+    db: Database, other: sqlite3.Connection
 ) -> None:
-    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
     w = writer(db)
 
     async def main() -> Any:
@@ -89,16 +96,13 @@ def test_with_the_lock_held_elsewhere_the_thread_waits_for_it_and_the_request_fo
         assert asyncio.run(main()) == "ok 7"
     finally:
         w.stop()
-        other.close()
     assert stored(db) == {7: "inline-test"}
     assert (w.batches, w.inline_batches) == (1, 0)
 
 
 def test_what_queues_while_the_thread_has_the_lock_goes_back_to_the_loop(
-    db: Database, tmp_path: Path
+    db: Database, other: sqlite3.Connection
 ) -> None:
-    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
     w = writer(db)
 
     async def main() -> list[Any]:
@@ -114,17 +118,14 @@ def test_what_queues_while_the_thread_has_the_lock_goes_back_to_the_loop(
         assert asyncio.run(main()) == ["ok 1", "ok 2", "ok 3"]
     finally:
         w.stop()
-        other.close()
     # The thread ran the batch the loop could not, and only that one; the next ran in the loop again.
     assert stored(db) == {1: "inline-test", 2: "MainThread", 3: "MainThread"}
     assert (w.batches, w.inline_batches) == (2, 1)
 
 
 def test_with_their_loop_gone_the_thread_stores_what_it_cannot_hand_back(
-    db: Database, tmp_path: Path
+    db: Database, other: sqlite3.Connection
 ) -> None:
-    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
     w = writer(db)
 
     async def main() -> None:
@@ -139,7 +140,6 @@ def test_with_their_loop_gone_the_thread_stores_what_it_cannot_hand_back(
         eventually(lambda: True if 2 in stored(db) else None, 5, "the queued item")
     finally:
         w.stop()
-        other.close()
     assert stored(db) == {1: "inline-test", 2: "inline-test"}
     assert (w.batches, w.inline_batches) == (2, 0)
 
