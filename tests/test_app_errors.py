@@ -1,9 +1,12 @@
-"""The app's own error paths: an unreachable store on /healthz, and an unexpected failure (a bug) as a 500."""
+"""The app's own error paths: an unreachable store on /healthz, an unexpected failure (a bug) as a 500, and
+a client that hangs up mid-body."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -11,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
 from tests.factories import ctx_of, make_org
+from tests.serving.helpers import make_publisher
 from threadline.advertiser import account
 
 
@@ -50,3 +54,36 @@ def test_unexpected_failure_is_a_500_in_the_surface_shape(
         }
     }
     assert "a bug" not in r.text
+
+
+def test_a_client_gone_before_its_body_is_logged_without_a_traceback(
+    app: FastAPI, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """wrk closes its connections mid-request when a run ends: once logged as an unhandled error each."""
+    key = make_publisher(app).api_key
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/v1/ssp/bid-request", "raw_path": b"/api/v1/ssp/bid-request",
+        "query_string": b"", "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 5),
+        "headers": [(b"host", b"testserver"), (b"thrad-api-key", key.encode()),
+                    (b"content-type", b"application/json"), (b"content-length", b"40")],
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def call() -> None:
+        await app(scope, receive, send)
+
+    with caplog.at_level(logging.INFO, logger="threadline"):
+        assert client.portal is not None
+        client.portal.call(call)
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 499
+    gone = [r for r in caplog.records if "disconnected" in r.getMessage()]
+    assert [(r.levelno, r.exc_info) for r in gone] == [(logging.INFO, None)]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

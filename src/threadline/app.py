@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from threadline import __version__
 from threadline.config import Settings
@@ -106,6 +107,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         else:
             err = ApiError(exc.status_code, "invalid_request", str(exc.detail))
         return surface_for(request).render(err, request)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client closed its connection before its body arrived (a load generator stopping, a tab
+        # closed): no one reads an answer and it is not the server's error, so no traceback. 499 is the
+        # status proxies log for it.
+        log.info("client disconnected before its request body arrived: %s", request.url.path)
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
