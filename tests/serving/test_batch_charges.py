@@ -1,5 +1,6 @@
-"""A batch's first charges of distinct campaigns are made in one statement, with the outcome of making
-them one after another: a refused charge sends its decision to its next bid before any later charge."""
+"""A batch's first charges are made in one statement (one summed charge per campaign), with the outcome
+of making them one after another: a refused charge sends its decision to its next bid before any later
+charge."""
 
 from __future__ import annotations
 
@@ -72,9 +73,9 @@ def campaigns(app: FastAPI, client: TestClient, clock: MovableClock) -> dict[str
     return {"shoes": shoes["id"], "both": both["id"]}
 
 
-def test_distinct_first_charges_are_one_statement_and_all_served(
-    app: FastAPI, campaigns: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def charge_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, int]]]:
+    """Every ``budget.charge_many`` call's charges, in order."""
     calls: list[list[tuple[str, int]]] = []
     real = budget.charge_many
 
@@ -83,6 +84,15 @@ def test_distinct_first_charges_are_one_statement_and_all_served(
         return real(s, charges, lock_first=lock_first)
 
     monkeypatch.setattr(budget, "charge_many", spy)
+    return calls
+
+
+def test_distinct_first_charges_are_one_statement_and_all_served(
+    app: FastAPI,
+    campaigns: dict[str, str],
+    charge_calls: list[list[tuple[str, int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     locked: list[list[str]] = []
     real_lock = budget.lock_campaigns
 
@@ -100,7 +110,7 @@ def test_distinct_first_charges_are_one_statement_and_all_served(
     before = {k: _spent(app, v) for k, v in campaigns.items()}
     out = _run(app, [PlanWrite(engine(app), p1), PlanWrite(engine(app), p2)])
     c1, c2 = (impression_charge(p.ranked[0]) for p in (p1, p2) if p.ranked)
-    assert calls == [[(campaigns["shoes"], c1), (campaigns["both"], c2)]]
+    assert charge_calls == [[(campaigns["shoes"], c1), (campaigns["both"], c2)]]
     assert locked == [[campaigns["shoes"], campaigns["both"]]]  # the batch's first charges, up front
     assert [o.decision.served.ad.campaign.id for o in out if o.decision.served] == [
         campaigns["shoes"],
@@ -141,19 +151,47 @@ def test_a_refused_charge_tries_its_next_bid_before_later_charges(
     assert _spent(app, campaigns["shoes"]) == _limit(app, campaigns["shoes"])
 
 
-def test_a_repeated_campaign_ends_the_run_and_pays_in_order(app: FastAPI, campaigns: dict[str, str]) -> None:
-    """Two decisions charging one campaign that can pay one: the first is served, the second is not."""
+def test_a_repeated_campaign_pays_its_summed_charges_in_one_statement(
+    app: FastAPI, campaigns: dict[str, str], charge_calls: list[list[tuple[str, int]]]
+) -> None:
+    """Three decisions, two of them charging one campaign that can pay both: one statement, all served."""
     pub = make_publisher(app)
-    p1, p2 = _plan(app, pub.id, BOOTS, "u1"), _plan(app, pub.id, BOOTS, "u2")
-    assert p1.ranked
-    assert p2.ranked
-    c1, _c2 = impression_charge(p1.ranked[0]), impression_charge(p2.ranked[0])
-    _set_remaining(app, campaigns["both"], c1)
-    out = _run(app, [PlanWrite(engine(app), p1), PlanWrite(engine(app), p2)])
-    assert out[0].charges == [(campaigns["both"], c1)]
-    assert out[1].charges == []
-    assert out[1].decision.served is None
+    p1, p2, p3 = (_plan(app, pub.id, m, u) for m, u in ((BOOTS, "u1"), (SHOES, "u2"), (BOOTS, "u3")))
+    assert [p.ranked[0].bid.ad.campaign.id for p in (p1, p2, p3) if p.ranked] == [
+        campaigns["both"],
+        campaigns["shoes"],
+        campaigns["both"],
+    ]
+    c1, c2, c3 = (impression_charge(p.ranked[0]) for p in (p1, p2, p3) if p.ranked)
+    _set_remaining(app, campaigns["both"], c1 + c3)
+    out = _run(app, [PlanWrite(engine(app), p) for p in (p1, p2, p3)])
+    assert charge_calls == [[(campaigns["both"], c1 + c3), (campaigns["shoes"], c2)]]
+    assert [o.charges for o in out] == [
+        [(campaigns["both"], c1)],
+        [(campaigns["shoes"], c2)],
+        [(campaigns["both"], c3)],
+    ]
     assert _spent(app, campaigns["both"]) == _limit(app, campaigns["both"])
+
+
+def test_a_repeated_campaign_that_cannot_pay_the_sum_pays_in_order(
+    app: FastAPI, campaigns: dict[str, str], charge_calls: list[list[tuple[str, int]]]
+) -> None:
+    """Two decisions charging one campaign that can pay one: the first is served, the second is not,
+    and a third decision's charge between them is taken back and made again after the first."""
+    pub = make_publisher(app)
+    p1, p2, p3 = (_plan(app, pub.id, m, u) for m, u in ((BOOTS, "u1"), (SHOES, "u2"), (BOOTS, "u3")))
+    c1, c2, c3 = (impression_charge(p.ranked[0]) for p in (p1, p2, p3) if p.ranked)
+    _set_remaining(app, campaigns["both"], c1)
+    shoes_before = _spent(app, campaigns["shoes"])
+    out = _run(app, [PlanWrite(engine(app), p) for p in (p1, p2, p3)])
+    assert charge_calls[0] == [(campaigns["both"], c1 + c3), (campaigns["shoes"], c2)]  # both: refused
+    assert out[0].charges == [(campaigns["both"], c1)]
+    assert out[1].charges == [(campaigns["shoes"], c2)]
+    assert out[2].charges == []
+    assert out[2].decision.served is None
+    assert _spent(app, campaigns["both"]) == _limit(app, campaigns["both"])
+    assert _spent(app, campaigns["shoes"]) == shoes_before + c2
 
 
 def test_charge_many_takes_only_what_fits_and_refund_gives_it_back(

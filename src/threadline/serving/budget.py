@@ -122,8 +122,9 @@ def charge_many(
     session: Session, charges: Sequence[tuple[str, int]], *, lock_first: Iterable[str] = ()
 ) -> set[str]:
     """Lifetime charges (campaign, micros > 0) of distinct, unpaced campaigns in one statement: the
-    campaigns charged. Each row is the same conditional update as ``reserve``'s and no two touch one
-    campaign, so the outcome is the one of making them one after another, in any order.
+    campaigns charged (a batch sums each campaign's charges into one, ``service.write_batch``). Each row
+    is the same conditional update as ``reserve``'s and no two touch one campaign, so the outcome is the
+    one of making them one after another, in any order.
 
     ``UPDATE .. FROM`` locks its rows in the planner's join order, which is no order: a transaction
     locks every campaign it will charge this way first (``lock_first``, with its first call). On

@@ -341,11 +341,13 @@ class PlanWrite:
 def write_batch(s: Session, writes: Sequence[Write]) -> list[Any]:
     """The serving writer's batch handler: every write in order, then the batch's rows.
 
-    A run of decisions whose first steps are charges of distinct, unpaced campaigns makes those charges
-    in one statement (on PostgreSQL one round trip instead of one per request, each paid for with the GIL
-    the event loop needs). Charges of different campaigns commute, so this is the outcome of making them
-    in order; when one is refused, the charges after it in the run are taken back and the batch goes on
-    one by one from the refused decision (its next bid, then the rest), as without runs. Before its first
+    A run of decisions whose first steps are charges of unpaced campaigns makes those charges in one
+    statement, one summed charge per campaign (on PostgreSQL one round trip instead of one per request,
+    each paid for with the GIL the event loop needs). Charges of different campaigns commute and a
+    campaign can pay a run's charges one after another exactly when it can pay their sum, so this is the
+    outcome of making them in order; when a campaign's sum is refused, the charges after its first
+    decision in the run are taken back and the batch goes on one by one from that decision (its own
+    charge alone, else its next bid, then the rest), as without runs. Before its first
     statement the batch locks every campaign its decisions charge first, in id order (on PostgreSQL;
     ``budget.charge_many``'s ``lock_first``).
     """
@@ -362,7 +364,7 @@ def write_batch(s: Session, writes: Sequence[Write]) -> list[Any]:
             outcomes.extend(call_each(s, writes[k : k + 1]))
             k += 1
             continue
-        charged = budget.charge_many(s, [c for c in charges if c is not None], lock_first=locks)
+        charged = budget.charge_many(s, _summed(charges), lock_first=locks)
         locks = []
         refused = next((i for i, c in enumerate(charges) if c is not None and c[0] not in charged), len(run))
         paid = zip(run[:refused], charges[:refused], strict=True)
@@ -386,16 +388,23 @@ def _charge_run(
     (``upfront``: each write's ``PlanWrite.upfront()``, or (False, None))."""
     run: list[PlanWrite] = []
     charges: list[tuple[str, int] | None] = []
-    campaigns: set[str] = set()
     for write, (joins, charge) in zip(writes[start:], upfront[start:], strict=True):
-        if not joins or (charge is not None and charge[0] in campaigns):
+        if not joins:
             break
         assert isinstance(write, PlanWrite)
-        if charge is not None:
-            campaigns.add(charge[0])
         run.append(write)
         charges.append(charge)
     return run, charges
+
+
+def _summed(charges: Sequence[tuple[str, int] | None]) -> list[tuple[str, int]]:
+    """One charge per campaign: the sum of its charges in the run. Under a cap, a campaign can pay for a
+    run's charges one after another exactly when it can pay their sum (amounts are positive)."""
+    sums: dict[str, int] = {}
+    for charge in charges:
+        if charge is not None:
+            sums[charge[0]] = sums.get(charge[0], 0) + charge[1]
+    return list(sums.items())
 
 
 # -- rendering helpers shared by both request shapes ------------------------------------------------
