@@ -4,6 +4,7 @@ charge."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -258,3 +259,34 @@ def test_charges_lock_their_campaigns_in_id_order_on_postgresql(
         holder.close()
         thread.join(10)
     assert result == ["locked"]
+
+
+def test_a_batch_has_the_outcome_of_its_decisions_one_after_another(
+    app: FastAPI, campaigns: dict[str, str]
+) -> None:
+    """Random batches of decisions on two campaigns with random budgets left: who is served, what each
+    pays and what each campaign has spent are the same as when each decision is written alone, in order."""
+    rng = random.Random(7)
+    pub = make_publisher(app)
+    plans = {
+        name: _plan(app, pub.id, messages, f"u-{name}") for name, messages in (("s", SHOES), ("b", BOOTS))
+    }
+    price = {name: impression_charge(p.ranked[0]) for name, p in plans.items() if p.ranked}
+    eng = engine(app)
+
+    def outcome(batched: bool, order: list[str], left: dict[str, int]) -> tuple[Any, ...]:
+        for name, remaining in left.items():
+            _set_remaining(app, campaigns[name], remaining)
+        with ctx_of(app).db.write() as s:
+            if batched:
+                written = service.write_batch(s, [PlanWrite(eng, plans[n]) for n in order])
+            else:
+                written = [eng.write(plans[n], s) for n in order]
+                service.flush_rows(s)
+        served = [w.decision.served.ad.campaign.id if w.decision.served else None for w in written]
+        return served, [w.charges for w in written], {n: _spent(app, c) for n, c in campaigns.items()}
+
+    for _ in range(40):
+        order = [rng.choice("sb") for _ in range(rng.randint(1, 6))]
+        left = {name: price[rng.choice("sb")] * rng.randint(0, 3) for name in campaigns}
+        assert outcome(True, order, left) == outcome(False, order, left), (order, left)
