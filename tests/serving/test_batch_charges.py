@@ -1,6 +1,6 @@
 """A batch's first charges are made in one statement (one summed charge per campaign), with the outcome
-of making them one after another: a refused charge sends its decision to its next bid before any later
-charge."""
+of making them one after another: a refused charge sends its decision on alone (its own charge, then its
+next bid) before any later charge."""
 
 from __future__ import annotations
 
@@ -179,7 +179,7 @@ def test_a_repeated_campaign_that_cannot_pay_the_sum_pays_in_order(
     app: FastAPI, campaigns: dict[str, str], charge_calls: list[list[tuple[str, int]]]
 ) -> None:
     """Two decisions charging one campaign that can pay one: the first is served, the second is not,
-    and a third decision's charge between them is taken back and made again after the first."""
+    and the charge of the decision between them is taken back and made again after the first."""
     pub = make_publisher(app)
     p1, p2, p3 = (_plan(app, pub.id, m, u) for m, u in ((BOOTS, "u1"), (SHOES, "u2"), (BOOTS, "u3")))
     c1, c2, c3 = (impression_charge(p.ranked[0]) for p in (p1, p2, p3) if p.ranked)
