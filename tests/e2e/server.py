@@ -60,6 +60,9 @@ class ServerProcess:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group, so ``kill`` can SIGKILL uvicorn's supervisor and workers together
+            # without signalling the test process.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -76,7 +79,7 @@ class ServerProcess:
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, like a crash."""
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(os.getpgid(self.proc.pid), signal.SIGKILL) if self.workers > 1 else self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
     def stop(self) -> None:
@@ -85,5 +88,5 @@ class ServerProcess:
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
