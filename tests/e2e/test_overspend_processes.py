@@ -46,8 +46,8 @@ CPC_BUDGET = 5_000_000
 # The crash test kills a server once this many bids are acknowledged (a count, not a time: a loaded
 # machine is slower), about a fifth of what the cpm budget buys.
 KILL_AFTER_SERVED = 30
-# A ceiling, not a wait: alone this takes seconds (about 40 s with eight CPU hogs on the two cores), but
-# one CI run on a slow host timed out at 180 s; a timeout now says which part of the condition never held.
+# A ceiling, not a wait: alone this takes seconds (32 to 47 s beside eight CPU-bound processes on the two
+# cores), but one CI run on a slow host timed out at 180 s; a timeout says which part never held.
 LOAD_DEADLINE = 300.0
 BID_PATH = "/api/v1/ssp/bid-request"
 TOPICS = {
@@ -285,14 +285,9 @@ def _spent_down(db: Database, load: Load, cpm_id: str, cpc_id: str) -> bool | No
     return True if _paid_and_free_clicks(db, cpc_id)[1] > 0 else None
 
 
-def _spend_state(db: Database, load: Load, cpm_id: str, cpc_id: str) -> str:
+def _spend_state(db: Database, url: str, load: Load, cpm_id: str, cpc_id: str) -> str:
     """What a timed-out wait saw: each campaign's spend, the cpc clicks paid and free, the outcomes."""
-    with db.read() as s:
-        spent = dict(
-            s.execute(select(Campaign.id, Campaign.spent_micros).where(Campaign.id.in_([cpm_id, cpc_id])))
-            .tuples()
-            .all()
-        )
+    spent = spent_micros(url)
     paid, free = _paid_and_free_clicks(db, cpc_id)
     with load.lock:
         outcomes = dict(load.outcomes)
@@ -344,7 +339,7 @@ def test_sigkill_mid_load_and_restart_never_overspends_nor_loses_what_was_acknow
                     done,
                     LOAD_DEADLINE,
                     "both budgets spent, the restarted server answering",
-                    lambda: _spend_state(db, load, cpm_id, cpc_id),
+                    lambda: _spend_state(db, url, load, cpm_id, cpc_id),
                 )
             finally:
                 load.stop.set()
