@@ -3,6 +3,7 @@ receiver for replies and mentions, retries with backoff, the dead end, and the d
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -406,3 +407,57 @@ def test_deleted_subscription_stops_pending_deliveries(
     assert receiver.notifications == []
     [d] = _deliveries(client, admin_headers, threads_app["client_id"])
     assert (d["status"], d["last_error"]) == ("failed", "the subscription was deleted")
+
+
+def test_fan_out_reads_do_not_grow_with_the_mentions(
+    app: FastAPI,
+    client: TestClient,
+    admin_headers: dict[str, str],
+    threads_app: dict[str, Any],
+    receiver: Receiver,
+    bob: Profile,
+) -> None:
+    """The publish transaction's fan-out makes the same reads for one mention as for five, and still
+    notifies each mentioned install user once per subscription."""
+    from sqlalchemy import event
+
+    from threadline.kit.ids import parse_graph_id
+    from threadline.publishing.webhooks import enqueue_for_post
+
+    _subscribed(client, admin_headers, threads_app, receiver)
+    users = [make_profile(app, f"user{i}") for i in range(5)]
+    for user in users:
+        mint(app, user.id, ["threads_basic"], app_id=threads_app["client_id"])
+    one = text_post(client, bob, "hi @user0")
+    five = text_post(client, bob, "hi " + " ".join(f"@{u.username}" for u in users))
+    db = ctx_of(app).db
+
+    def fan_out(media_id: str) -> tuple[int, list[str]]:
+        seen: list[str] = []
+
+        def record(*args: Any) -> None:
+            seen.append(str(args[2]))
+
+        created = 0
+        with contextlib.suppress(_Undo), db.write() as s:
+            post = s.get(ThreadsPost, parse_graph_id(media_id))
+            assert post is not None
+            event.listen(db.engine, "before_cursor_execute", record)
+            try:
+                created = enqueue_for_post(s, post, now=post.created_at)
+            finally:
+                event.remove(db.engine, "before_cursor_execute", record)
+            raise _Undo  # rolled back: the deliveries were made at publish time, these are copies
+        reads = [q for q in seen if q.lstrip().upper().startswith("SELECT")]
+        return created, reads
+
+    assert [fan_out(one)[0], fan_out(five)[0]] == [1, 5]
+    assert len(fan_out(one)[1]) == len(fan_out(five)[1]) == 3  # profiles, tokens, subscriptions
+    run_jobs(app)
+    assert sorted(n.json["target_id"] for n in receiver.valid()) == sorted(
+        [users[0].id] + [u.id for u in users]
+    )
+
+
+class _Undo(Exception):
+    """Raised to roll a test's write transaction back."""

@@ -221,20 +221,28 @@ def list_deliveries(
 # ------------------------------------------------------------------------------------------- fan-out
 
 
-def _app_ids_of(s: Session, profile_id: int, now: int, scope: str | None) -> set[int]:
+def _apps_by_profile(s: Session, profile_ids: set[int], now: int) -> dict[int, dict[int, set[str]]]:
+    """For each profile, the apps holding a live token of it and the scopes those tokens carry."""
     rows = s.execute(
-        select(ThreadsToken.app_id, ThreadsToken.scopes).where(
-            ThreadsToken.profile_id == profile_id,
+        select(ThreadsToken.profile_id, ThreadsToken.app_id, ThreadsToken.scopes).where(
+            ThreadsToken.profile_id.in_(profile_ids),
             ThreadsToken.app_id.is_not(None),
             ThreadsToken.revoked_at.is_(None),
             ThreadsToken.expires_at > now,
         )
     ).all()
-    return {int(a) for a, scopes in rows if a is not None and (scope is None or scope in (scopes or []))}
+    apps: dict[int, dict[int, set[str]]] = {}
+    for profile_id, app_id, scopes in rows:
+        if app_id is not None:
+            apps.setdefault(int(profile_id), {}).setdefault(int(app_id), set()).update(scopes or [])
+    return apps
 
 
 def enqueue_for_post(s: Session, post: ThreadsPost, *, now: int) -> int:
-    """Deliveries (rows + jobs, in the publish transaction) for a newly published post; how many."""
+    """Deliveries (rows + jobs, in the publish transaction) for a newly published post; how many.
+
+    At most four reads whatever the number of mentions: the root, the mentioned profiles, their apps'
+    tokens, those apps' subscriptions."""
     targets: list[tuple[int, str]] = []
     if post.reply_to_id is not None:
         root = s.get(ThreadsPost, post.root_id or post.reply_to_id)
@@ -243,34 +251,44 @@ def enqueue_for_post(s: Session, post: ThreadsPost, *, now: int) -> int:
     names = mentioned_usernames(post.text)
     if names:
         mentioned = s.execute(
-            select(ThreadsProfile.id).where(
-                ThreadsProfile.username.in_(names), ThreadsProfile.id != post.profile_id
-            )
+            select(ThreadsProfile.id)
+            .where(ThreadsProfile.username.in_(names), ThreadsProfile.id != post.profile_id)
+            .order_by(ThreadsProfile.id)
         ).scalars()
         targets.extend((int(pid), "mentions") for pid in mentioned)
+    if not targets:
+        return 0
+    apps = _apps_by_profile(s, {profile_id for profile_id, _ in targets}, now)
+    app_ids = {app_id for by_app in apps.values() for app_id in by_app}
+    if not app_ids:
+        return 0
+    subs_by_app: dict[int, list[ThreadsWebhookSubscription]] = {}
+    for sub in s.execute(
+        select(ThreadsWebhookSubscription)
+        .where(ThreadsWebhookSubscription.app_id.in_(app_ids))
+        .order_by(ThreadsWebhookSubscription.id)
+    ).scalars():
+        subs_by_app.setdefault(sub.app_id, []).append(sub)
     deliveries: list[ThreadsWebhookDelivery] = []
     for profile_id, field in targets:
-        app_ids = _app_ids_of(s, profile_id, now, READ_REPLIES if field == "replies" else None)
-        if not app_ids:
-            continue
-        subs = s.execute(
-            select(ThreadsWebhookSubscription).where(ThreadsWebhookSubscription.app_id.in_(app_ids))
-        ).scalars()
-        deliveries.extend(
-            ThreadsWebhookDelivery(
-                subscription_id=sub.id,
-                app_id=sub.app_id,
-                field=field,
-                media_id=post.id,
-                target_id=profile_id,
-                status="pending",
-                attempts=0,
-                created_at=now,
-                updated_at=now,
+        for app_id, scopes in apps.get(profile_id, {}).items():
+            if field == "replies" and READ_REPLIES not in scopes:
+                continue  # Meta notifies replies only to apps that may read them
+            deliveries.extend(
+                ThreadsWebhookDelivery(
+                    subscription_id=sub.id,
+                    app_id=sub.app_id,
+                    field=field,
+                    media_id=post.id,
+                    target_id=profile_id,
+                    status="pending",
+                    attempts=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for sub in subs_by_app.get(app_id, [])
+                if field in sub.fields
             )
-            for sub in subs
-            if field in sub.fields
-        )
     if deliveries:
         s.add_all(deliveries)
         s.flush()  # one INSERT round for the fan-out; the jobs need the rows' ids
