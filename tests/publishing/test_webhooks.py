@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from tests.factories import ctx_of, run_jobs
 from tests.publishing.helpers import ALL_SCOPES, Profile, make_profile, mint, text_post
 from tests.publishing.receiver import Receiver, receiver_server
 from threadline.config import Settings
 from threadline.kit.clock import MovableClock
+from threadline.kit.ids import parse_graph_id
+from threadline.publishing.webhooks import enqueue_for_post
 from threadline.store.models import ThreadsApp, ThreadsPost
 
 
@@ -419,11 +422,6 @@ def test_fan_out_reads_do_not_grow_with_the_mentions(
 ) -> None:
     """The publish transaction's fan-out makes the same reads for one mention as for five, and still
     notifies each mentioned install user once per subscription."""
-    from sqlalchemy import event
-
-    from threadline.kit.ids import parse_graph_id
-    from threadline.publishing.webhooks import enqueue_for_post
-
     _subscribed(client, admin_headers, threads_app, receiver)
     users = [make_profile(app, f"user{i}") for i in range(5)]
     for user in users:
